@@ -1,0 +1,1 @@
+"""Vigil platform pieces shared by every layer: state location, database, command line."""
