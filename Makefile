@@ -1,0 +1,34 @@
+# Everything runs from a local .venv; `make demo` and `make test` set it up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test ui lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/vigil demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+ui: setup
+	$(BIN)/vigil ui
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models
+
+bench: setup
+	$(BIN)/python benchmarks/bench_rating.py
+
+clean:
+	rm -rf .vigil dbt_project/target dbt_project/logs

@@ -1,0 +1,79 @@
+"""What every connector returns, whatever the source: canonical rows for one raw table
+and the records it refused, each with file, line, field and reason."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+# Canonical columns per raw table (besides source, source_file, source_line, content_hash).
+# Optional ones may be null. `extra` holds a source's columns we keep but do not use.
+CANONICAL_COLUMNS: dict[str, list[str]] = {
+    "timesheets": [
+        "record_id", "guard_id", "guard_name", "site_id", "service_type", "check_in_at",
+        "check_out_at", "scheduled_start_at", "scheduled_end_at", "post", "vendor_ref", "extra",
+    ],
+    "incidents": [
+        "record_id", "site_id", "classification", "response_started_at", "response_ended_at",
+        "responder_guard_id", "opened_at", "description", "source_ref", "vendor_ref", "extra",
+    ],
+    "patrols": [
+        "record_id", "site_id", "guard_id", "started_at", "completed_at", "checkpoints_required",
+        "checkpoints_scanned", "vendor_ref", "extra",
+    ],
+    "devices": ["record_id", "site_id", "device_type", "active_from", "active_to", "vendor_ref", "extra"],
+    "device_events": [
+        "record_id", "site_id", "device_id", "event_type", "occurred_at", "incident_ref", "vendor_ref", "extra",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A refused record. `line` is the physical line in the file (header = line 1) or,
+    for JSON sources, the 1-based position of the record; `content` is the record as
+    delivered, so finance can see exactly what came in."""
+
+    source: str
+    file_path: str
+    line: int | None
+    record_id: str | None
+    field: str | None
+    reason: str
+    content: str
+
+    @property
+    def content_hash(self) -> str:
+        return sha256_text(self.content)
+
+    def message(self) -> str:
+        where = f"{self.file_path}:{self.line}" if self.line is not None else self.file_path
+        what = f" field {self.field!r}" if self.field else ""
+        return f"{where}{what}: {self.reason}"
+
+
+@dataclass
+class ParseResult:
+    """Accepted rows for one raw table plus what was refused on the way.
+
+    `rows` has the table's CANONICAL_COLUMNS (timestamps as UTC-aware Datetime, dates as
+    Date) plus `source_file` and `source_line`; `source` is the inbox folder name."""
+
+    source: str
+    table: str
+    rows: pl.DataFrame
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    """Hash of a record's canonical content (never of its file or line), so the same
+    record delivered again in another file is recognised."""
+    return sha256_text(json.dumps(record, sort_keys=True, default=str, separators=(",", ":")))

@@ -1,0 +1,76 @@
+"""The dbt project as Dagster sees it: where it lives, a fresh manifest, and how dbt
+nodes become asset keys (``[schema, model]``, sources mapped to the ingest assets)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+_PARSE_ENV_DEFAULTS = {
+    "VIGIL_PG_HOST": "localhost",
+    "VIGIL_PG_PORT": "5432",
+    "VIGIL_PG_USER": "postgres",
+    "VIGIL_PG_PASSWORD": "",
+    "VIGIL_PG_DATABASE": "vigil",
+}
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=Path("target"))
+
+
+def _newest_source_mtime() -> float:
+    watched = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        watched.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return max((p.stat().st_mtime for p in watched if p.exists()), default=0.0)
+
+
+def ensure_manifest() -> Path:
+    """Parse the project when the manifest is missing or older than any dbt file; parsing
+    needs no database, so connection variables get harmless defaults if unset."""
+    manifest = dbt_project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+        return manifest
+    from dbt.cli.main import dbtRunner
+
+    saved = {k: os.environ.get(k) for k in _PARSE_ENV_DEFAULTS}
+    for key, value in _PARSE_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    try:
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    return manifest
+
+
+class VigilDbtTranslator(DagsterDbtTranslator):
+    """Models keyed by ``[schema, name]`` and grouped by their layer, so the lineage reads
+    raw -> staging -> marts -> billing in the UI."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "transform"
+
+
+translator = VigilDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))

@@ -1,0 +1,110 @@
+"""`vigil run` then `vigil export invoices` as real processes, twice, against hand-computed invoices.
+
+Week 2026-10-05..11 for C-100 (weekly overtime after 40 h, 15-minute rounding):
+  SH-1 07:53-18:07 -> 08:00-18:00 10 h; SH-2 10 h; SH-3 18:08 -> 18:15 10.25 h; SH-4 10 h;
+  SH-5 4 h  => G-1 44.25 h: 40 regular + 4.25 overtime; SH-6 (G-2, overnight) 8 h regular.
+  regular 48 h x 30.00 = 1440.00; overtime 4.25 h x 45.00 = 191.25; subtotal 1631.25
+  tax 4% = 65.25, 4.5% = 73.40625 -> 73.41; total 1769.91
+C-200 week 2026-10-05..11: SH-20 8 h x 25.00 = 200.00, IL 6.25% = 12.50, total 212.50,
+  due the next day, auto-paid on 2026-10-13.
+C-100 week 2026-10-12..18: SH-7 8 h = 240.00, tax 9.60 + 10.80, total 260.40.
+SH-8 (2026-10-20) lies after --through: ingested, not billed. SH-99 has a check-in without
+an offset: quarantined at line 11 of its file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.inbox_fixture import write_inbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+VIGIL = str(Path(sys.executable).parent / "vigil")
+
+
+def _vigil(env: dict, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([VIGIL, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def runs(warehouse, tmp_path_factory):
+    inbox = write_inbox(tmp_path_factory.mktemp("inbox"))
+    out = tmp_path_factory.mktemp("out")
+    env = {**os.environ}
+    results = []
+    for attempt in (1, 2):
+        run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19", "--json")
+        _vigil(env, "export", "invoices", "--out", str(out / f"invoices-{attempt}.jsonl"))
+        _vigil(env, "export", "quarantine", "--out", str(out / f"quarantine-{attempt}.jsonl"))
+        results.append({
+            "summary": json.loads(run.stdout.strip().splitlines()[-1]),
+            "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
+            "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
+        })
+    return results
+
+
+def _by_number(invoices):
+    return {inv["invoice_number"]: inv for inv in invoices}
+
+
+def test_weekly_overtime_invoice_matches_hand_computation(runs):
+    inv = _by_number(runs[0]["invoices"])["INV-2026-000001"]
+    assert (inv["client_id"], inv["kind"], inv["period_start"], inv["period_end"]) == (
+        "C-100", "arrears", "2026-10-05", "2026-10-11")
+    assert (inv["issue_date"], inv["due_date"]) == ("2026-10-12", "2026-11-11")
+    usage = {ln["category"]: ln for ln in inv["lines"] if ln["category"] != "tax"}
+    assert usage["regular_hours"]["quantity"] == "48.00"
+    assert usage["regular_hours"]["unit_price"] == "30.00"
+    assert usage["regular_hours"]["amount"] == "1440.00"
+    assert usage["overtime_hours"]["quantity"] == "4.25"
+    assert usage["overtime_hours"]["unit_price"] == "45.00"
+    assert usage["overtime_hours"]["amount"] == "191.25"
+    assert sorted(usage["regular_hours"]["source_refs"]) == [f"timesheets:SH-{i}" for i in range(1, 7)]
+    assert usage["overtime_hours"]["source_refs"] == ["timesheets:SH-4", "timesheets:SH-5"]
+    taxes = sorted(ln["amount"] for ln in inv["lines"] if ln["category"] == "tax")
+    assert taxes == ["65.25", "73.41"]
+    assert (inv["subtotal"], inv["tax_total"], inv["total"]) == ("1631.25", "138.66", "1769.91")
+
+
+def test_every_cycle_is_issued_in_order_and_nothing_after_through(runs):
+    invoices = _by_number(runs[0]["invoices"])
+    assert sorted(invoices) == ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"]
+    second = invoices["INV-2026-000002"]
+    assert (second["client_id"], second["total"], second["due_date"]) == ("C-200", "212.50", "2026-10-13")
+    third = invoices["INV-2026-000003"]
+    assert (third["client_id"], third["period_start"], third["subtotal"], third["total"]) == (
+        "C-100", "2026-10-12", "240.00", "260.40")
+    billed = {ref for inv in invoices.values() for ln in inv["lines"] for ref in ln["source_refs"]}
+    assert "timesheets:SH-8" not in billed
+
+
+def test_autopay_charged_once_and_invoice_paid(runs):
+    summary = runs[0]["summary"]
+    assert summary["payments"] == {"succeeded": 1, "failed": 0, "amount": "212.50"}
+    assert _by_number(runs[0]["invoices"])["INV-2026-000002"]["status"] == "paid"
+    assert summary["messages"] == {"email": 3}
+
+
+def test_bad_row_quarantined_with_file_line_and_field(runs):
+    rows = runs[0]["quarantine"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["source"], row["line"], row["record_id"], row["field"]) == ("timesheets", 11, "SH-99", "check_in")
+    assert row["file"].endswith("timesheets/2026-10.csv")
+    assert runs[0]["summary"]["quarantined"].get("timesheets") == 1
+
+
+def test_second_run_changes_nothing(runs):
+    first, second = runs
+    assert second["invoices"] == first["invoices"]
+    assert second["quarantine"] == first["quarantine"]
+    assert second["summary"] == first["summary"]
