@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.simulator import simulate
+
     from vigil.pipeline import run_range
 
     inbox = config.paths().home / "demo" / "inbox"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg2

@@ -41,7 +41,8 @@ def _execute(job_name: str, run_config: dict, tags: dict[str, str]) -> str:
             for e in result.all_events
             if e.is_step_failure and e.event_specific_data and getattr(e.event_specific_data, "error", None)
         ]
-        raise PipelineError(f"run {result.run_id} of {job_name} failed: " + "; ".join(failures or ["see the Dagster UI"]))
+        reasons = "; ".join(failures or ["see the Dagster UI"])
+        raise PipelineError(f"run {result.run_id} of {job_name} failed: {reasons}")
     return result.run_id
 
 

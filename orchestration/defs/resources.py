@@ -1,7 +1,5 @@
 """Bind every resource once for the whole code location."""
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

@@ -3,9 +3,9 @@ Secrets arrive only through ``dg.EnvVar`` where the resources are bound."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import psycopg2.extensions

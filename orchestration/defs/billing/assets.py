@@ -1,7 +1,5 @@
 """Rating and issuing: the invoices of every cycle whose issue date falls in the window."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.lib.partitions import daily_partitions, single_run, window_dates

@@ -1,7 +1,5 @@
 """Invariants finance relies on, checked after every billing run."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.billing.assets import INVOICES
@@ -29,7 +27,10 @@ def invoices_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckRe
     return dg.AssetCheckResult(
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"mismatched": len(bad), "sample": dg.MetadataValue.md("\n".join(f"- {r[0]}" for r in bad[:20]) or "none")},
+        metadata={
+            "mismatched": len(bad),
+            "sample": dg.MetadataValue.md("\n".join(f"- {r[0]}" for r in bad[:20]) or "none"),
+        },
     )
 
 

@@ -1,7 +1,5 @@
 """The main job, run daily: everything from the inbox to payments for yesterday."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.lib.partitions import daily_partitions

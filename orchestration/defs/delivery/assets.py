@@ -1,7 +1,5 @@
 """Each issued invoice sent once through the client's preferred channel."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.billing.assets import INVOICES
@@ -27,5 +25,9 @@ def invoice_messages(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with warehouse.connection() as conn:
         summary = deliver_invoices(conn, email.sender(), through, pdf_dir=config.paths().pdfs)
     return dg.MaterializeResult(
-        metadata={"sent": summary.sent, "failed": summary.failed, "by_channel": dg.MetadataValue.json(summary.by_channel)}
+        metadata={
+            "sent": summary.sent,
+            "failed": summary.failed,
+            "by_channel": dg.MetadataValue.json(summary.by_channel),
+        }
     )

@@ -2,8 +2,6 @@
 with file, line, field and reason. Not partitioned: a file is ingested once, whatever day
 it describes; the daily assets downstream decide what is billed when."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.lib.resources import InboxResource, WarehouseResource
@@ -69,7 +67,10 @@ def inbox_files(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         asset_key=raw_key("quarantine"),
         passed=not refused,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"quarantined": len(refused), "sample": dg.MetadataValue.md("\n".join(f"- {s}" for s in sample) or "none")},
+        metadata={
+            "quarantined": len(refused),
+            "sample": dg.MetadataValue.md("\n".join(f"- {s}" for s in sample) or "none"),
+        },
     )
     rejected = [q for q in refused if q.source == "contracts"]
     yield dg.AssetCheckResult(

@@ -1,7 +1,5 @@
 """Notice new or changed inbox files and ingest each one once (run_key per file and content)."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Auto-pay on the due date, against our own ledger."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.billing.assets import INVOICES

@@ -1,8 +1,6 @@
 """Every dbt model as an asset and every dbt test as an asset check, built over the
 partition window in one dbt invocation (single-run backfills)."""
 
-from __future__ import annotations
-
 import json
 import os
 
