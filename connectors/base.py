@@ -57,16 +57,30 @@ class Quarantined:
 
 
 @dataclass
+class FileRead:
+    """One delivered file, for raw.ingested_files: what was read from it. Optional on a
+    ParseResult; without it the store derives files from `source_file` / `file_path`."""
+
+    source: str
+    path: str
+    sha256: str
+    rows_read: int
+
+
+@dataclass
 class ParseResult:
     """Accepted rows for one raw table plus what was refused on the way.
 
     `rows` has the table's CANONICAL_COLUMNS (timestamps as UTC-aware Datetime, dates as
-    Date) plus `source_file` and `source_line`; `source` is the inbox folder name."""
+    Date) plus `source_file` and `source_line`, optionally `content_hash` (computed by the
+    store when absent); `source` is the inbox folder name. `contract_documents` and
+    `tax_rates` results carry those tables' columns instead (see connectors/inbox)."""
 
     source: str
     table: str
     rows: pl.DataFrame
     quarantined: list[Quarantined] = field(default_factory=list)
+    files: list[FileRead] = field(default_factory=list)
 
 
 def sha256_text(text: str) -> str:
@@ -77,3 +91,21 @@ def content_hash(record: dict[str, Any]) -> str:
     """Hash of a record's canonical content (never of its file or line), so the same
     record delivered again in another file is recognised."""
     return sha256_text(json.dumps(record, sort_keys=True, default=str, separators=(",", ":")))
+
+
+def with_content_hash(rows: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Add `content_hash` over each row's CANONICAL_COLUMNS, vectorised: polars writes the
+    canonical JSON (keys sorted, instants as ISO UTC), Python only runs sha256. It is not
+    byte-equal to `content_hash(dict)`; any one source must keep using one of the two."""
+    exprs = []
+    for column in sorted(CANONICAL_COLUMNS[table]):
+        dtype = rows.schema[column]
+        if isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(column).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z"))
+        elif dtype == pl.Date:
+            exprs.append(pl.col(column).dt.to_string("%Y-%m-%d"))
+        else:
+            exprs.append(pl.col(column))
+    encoded = rows.select(pl.struct(exprs).struct.json_encode().alias("j"))["j"]
+    hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in encoded]
+    return rows.with_columns(pl.Series("content_hash", hashes, dtype=pl.Utf8))
