@@ -1,0 +1,37 @@
+"""What every rating stage shares: parsed contracts, sites, clients and cached cycle lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from billing.rating.contracts import Contract
+from billing.rating.cycles import Cycle, cycle_of
+
+
+@dataclass
+class Context:
+    contracts: dict[str, Contract]
+    sites: dict[str, dict]
+    clients: dict[str, dict]
+    excluded: frozenset[str]
+    _cycles: dict[tuple[str, date], Cycle] = field(default_factory=dict)
+
+    def cycle(self, contract_id: str, day: date) -> Cycle:
+        key = (contract_id, day)
+        cy = self._cycles.get(key)
+        if cy is None:
+            cy = self._cycles[key] = cycle_of(self.contracts[contract_id], day)
+        return cy
+
+    def cycle_starts(self, keys: pl.DataFrame, date_col: str) -> pl.DataFrame:
+        """(contract_id, date_col) -> cycle_start for each distinct pair (few: contracts x days)."""
+        u = keys.select("contract_id", date_col).unique().drop_nulls()
+        starts = [self.cycle(c, d).start for c, d in u.iter_rows()]
+        return u.with_columns(cycle_start=pl.Series(starts, dtype=pl.Date))
+
+    def site_tz(self, site_id: str | None) -> str | None:
+        site = self.sites.get(site_id) if site_id is not None else None
+        return site.get("timezone") if site else None

@@ -1,0 +1,226 @@
+"""Assemble draft invoices: one per client, cycle, kind, issue/due date (and site with
+grouping per_site); discounts after the lines they discount, then one tax line per tax row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+
+from billing.rating.context import Context
+from billing.rating.contracts import parse_contract
+from billing.rating.cycles import advance_dates, arrears_dates
+from billing.rating.frames import INCIDENTS, PATROLS, SHIFTS, normalize
+from billing.rating.hours import rate_hours
+from billing.rating.incidents import rate_incidents
+from billing.rating.lines import Line
+from billing.rating.model import DraftInvoice, DraftLine, RatingInputs
+from billing.rating.money import ZERO, fmt, price, round_half_up
+from billing.rating.patrols import rate_patrols
+from billing.rating.recurring import rate_recurring
+from billing.rating.taxes import compute_taxes, parse_tax_rows, tax_explanation
+
+_SITE_ORDER_KEYS = ("site_position", "position", "ordinal", "site_order")
+
+
+def build_context(inputs: RatingInputs) -> Context:
+    """Contracts parsed with their defaults. A contract's default zone is its client's first
+    site: the order `sites` arrives in, or a position column when the mart has one."""
+    sites = {str(s["site_id"]): dict(s) for s in inputs.sites}
+    ordered = list(inputs.sites)
+    for k in _SITE_ORDER_KEYS:
+        if ordered and all(k in s and s[k] is not None for s in ordered):
+            ordered = sorted(ordered, key=lambda s, k=k: s[k])
+            break
+    first_tz: dict[str, str] = {}
+    for s in ordered:
+        first_tz.setdefault(str(s["client_id"]), s.get("timezone") or "UTC")
+    clients = {str(c["client_id"]): dict(c) for c in inputs.clients}
+    contracts = {}
+    for row in inputs.contracts:
+        terms = row.get("terms") or {}
+        declared = [s for s in terms.get("sites") or [] if isinstance(s, str) and s in sites]
+        tz = sites[declared[0]].get("timezone") if declared else first_tz.get(str(row["client_id"]), "UTC")
+        c = parse_contract(row, tz or "UTC")
+        contracts[c.contract_id] = c
+    return Context(contracts=contracts, sites=sites, clients=clients, excluded=frozenset(inputs.excluded_refs))
+
+
+def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, str]]]:
+    out: dict[tuple[str, date], list[tuple[str | None, str]]] = defaultdict(list)
+    for f in frames:
+        for cid, start, site, ref in f.iter_rows():
+            if ref is not None:
+                out[(cid, start)].append((site, ref))
+    return out
+
+
+def _unmatched(ctx: Context, inputs: RatingInputs) -> dict[str, list[tuple[date, str | None, str]]]:
+    """Records no contract claims (dbt left contract_id null): they could belong to any of
+    their client's arrears invoices covering their date, so each such invoice is held by them."""
+    out: dict[str, list[tuple[date, str | None, str]]] = defaultdict(list)
+    known = list(ctx.contracts)
+    specs = [
+        (inputs.shifts, SHIFTS, "check_in_at"),
+        (inputs.incidents, INCIDENTS, "response_started_at"),
+        (inputs.patrols, PATROLS, "started_at"),
+    ]
+    for frame, schema, instant in specs:
+        x = normalize(frame, schema)
+        x = x.filter(pl.col("contract_id").is_null() | ~pl.col("contract_id").is_in(known))
+        x = x.with_columns(day=pl.coalesce("service_date", pl.col(instant).dt.date()))
+        for client, site, day, ref in x.select("client_id", "site_id", "day", "source_ref").iter_rows():
+            if ref is None or ref in ctx.excluded or day is None:
+                continue
+            if client is None and site in ctx.sites:
+                client = ctx.sites[site].get("client_id")
+            if client is not None:
+                out[str(client)].append((day, site, ref))
+    return out
+
+
+def _discounts(ctx: Context, line: Line, currency: str) -> list[tuple[Line, str]]:
+    """Promotional discounts on a line: -round_half_up(amount * percent / 100) of its rounded amount."""
+    c = ctx.contracts[line.contract_id]
+    out = []
+    for d in c.discounts:
+        if line.category not in d.categories or line.cycle.index >= d.cycles:
+            continue
+        off = -round_half_up(line.amount * d.percent / 100, currency)
+        if off == 0:
+            continue
+        out.append(
+            (
+                Line(
+                    contract_id=line.contract_id,
+                    kind=line.kind,
+                    cycle=line.cycle,
+                    site_id=line.site_id,
+                    category="discount",
+                    description=f"Discount {fmt(d.percent, 0)}% - {line.description}",
+                    quantity=Decimal(1),
+                    unit="discount",
+                    unit_price=off,
+                    amount=off,
+                    source_refs=line.source_refs,
+                    explanation=(
+                        f"{fmt(d.percent, 0)}% of {fmt(line.amount)} {line.category}, promotional cycle "
+                        f"{line.cycle.index + 1} of {d.cycles}"
+                    ),
+                    detail=line.detail,
+                ),
+                line.category,
+            )
+        )
+    return out
+
+
+def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
+    """Every invoice whose issue date is on or before `through`, deterministic order (issue_date, client_id, kind,
+    site_id or '', key)."""
+    ctx = build_context(inputs)
+    hours = rate_hours(ctx, inputs.shifts)
+    inc_lines, inc_cov = rate_incidents(ctx, inputs.incidents, hours.billed)
+    pat_lines, pat_cov = rate_patrols(ctx, inputs.patrols)
+    lines: list[Line] = []
+    for line in hours.lines + inc_lines + pat_lines:
+        if arrears_dates(ctx.contracts[line.contract_id], line.cycle)[0] <= through:
+            lines.append(line)
+    lines += rate_recurring(ctx, inputs.devices, through)
+    covered = _covered_index([hours.covered, inc_cov, pat_cov])
+    unmatched = _unmatched(ctx, inputs)
+    tax_rows = parse_tax_rows(inputs.tax_rates)
+
+    groups: dict[tuple, list[Line]] = defaultdict(list)
+    for line in lines:
+        c = ctx.contracts[line.contract_id]
+        client = ctx.clients.get(c.client_id) or {}
+        issue, due = (arrears_dates if line.kind == "arrears" else advance_dates)(c, line.cycle)
+        site = line.site_id if client.get("grouping") == "per_site" else None
+        groups[(c.client_id, line.kind, line.cycle.start, line.cycle.end, issue, due, site)].append(line)
+
+    out = []
+    for (client_id, kind, start, end, issue, due, site), glines in groups.items():
+        client = ctx.clients.get(client_id) or {}
+        currency = client.get("currency") or "USD"
+        per_site = client.get("grouping") == "per_site"
+        contract_ids = tuple(sorted({ln.contract_id for ln in glines}))
+        placed: list[tuple[Line, str]] = []
+        for ln in sorted(glines, key=Line.sort_key):
+            placed.append((ln, ln.category))
+            placed += _discounts(ctx, ln, currency)
+        draft_lines = [_draft(ctx, ln) for ln, _ in placed]
+        taxes = compute_taxes(
+            [(dl.tax_jurisdiction, cat, dl.amount) for dl, (_, cat) in zip(draft_lines, placed, strict=True)],
+            tax_rows,
+            currency,
+        )
+        tax_lines = [
+            DraftLine(
+                site_id=None,
+                category="tax",
+                description=t.row.name,
+                quantity=t.base,
+                unit="base",
+                unit_price=price(t.row.rate),
+                amount=t.tax,
+                tax_jurisdiction=t.row.jurisdiction,
+                source_refs=(),
+                explanation=tax_explanation(t),
+            )
+            for t in taxes
+        ]
+        subtotal = sum((dl.amount for dl in draft_lines), ZERO)
+        tax_total = sum((t.amount for t in tax_lines), ZERO)
+        refs = {r for dl in draft_lines for r in dl.source_refs}
+        for cid in contract_ids:
+            for ref_site, ref in covered.get((cid, start), ()):
+                if not per_site or ref_site == site:
+                    refs.add(ref)
+        if kind == "arrears":
+            for day, ref_site, ref in unmatched.get(client_id, ()):
+                if start <= day <= end and (not per_site or ref_site == site):
+                    refs.add(ref)
+        key = f"{client_id}|{kind}|{start}|{end}|{site or '*'}|{issue}>{due}"
+        out.append(
+            DraftInvoice(
+                key=key,
+                kind=kind,
+                client_id=client_id,
+                site_id=site,
+                contract_ids=contract_ids,
+                currency=currency,
+                period_start=min(ln.cycle.active_start for ln in glines),
+                period_end=max(ln.cycle.active_end for ln in glines),
+                issue_date=issue,
+                due_date=due,
+                lines=tuple(draft_lines + tax_lines),
+                subtotal=subtotal,
+                tax_total=tax_total,
+                total=subtotal + tax_total,
+                covered_refs=tuple(sorted(refs)),
+            )
+        )
+    out.sort(key=lambda d: (d.issue_date, d.client_id, d.kind, d.site_id or "", d.key))
+    return out
+
+
+def _draft(ctx: Context, ln: Line) -> DraftLine:
+    site = ctx.sites.get(ln.site_id) if ln.site_id is not None else None
+    return DraftLine(
+        site_id=ln.site_id,
+        category=ln.category,
+        description=ln.description,
+        quantity=ln.quantity,
+        unit=ln.unit,
+        unit_price=price(ln.unit_price),
+        amount=ln.amount,
+        tax_jurisdiction=(site or {}).get("tax_jurisdiction"),
+        source_refs=ln.source_refs,
+        explanation=ln.explanation,
+    )
+
+
+__all__ = ["build_context", "draft_invoices", "round_half_up"]

@@ -1,0 +1,55 @@
+"""The public data types of the rating engine (re-exported by billing.rating)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class RatingInputs:
+    clients: list[dict]
+    sites: list[dict]
+    contracts: list[dict]
+    tax_rates: list[dict]
+    shifts: pl.DataFrame
+    incidents: pl.DataFrame
+    patrols: pl.DataFrame
+    devices: pl.DataFrame
+    excluded_refs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    site_id: str | None
+    category: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+    tax_jurisdiction: str | None
+    source_refs: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True)
+class DraftInvoice:
+    key: str
+    kind: str
+    client_id: str
+    site_id: str | None
+    contract_ids: tuple[str, ...]
+    currency: str
+    period_start: date
+    period_end: date
+    issue_date: date
+    due_date: date
+    lines: tuple[DraftLine, ...]
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    covered_refs: tuple[str, ...]
