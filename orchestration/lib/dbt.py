@@ -4,6 +4,7 @@ nodes become asset keys (``[schema, model]``, sources mapped to the ingest asset
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -73,4 +74,7 @@ translator = VigilDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_ass
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    """dbt from this interpreter's environment, whether or not it is on PATH."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    executable = str(beside_python) if beside_python.exists() else "dbt"
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=executable)
