@@ -1,0 +1,62 @@
+-- billing-rules sections 2 and 5: each incident response (selected version) at a
+-- declared site, with its owning client, site-local service date (of the response
+-- start) and the contract active that day that prices its classification.
+with
+
+incidents as (
+
+    {{ selected_versions(ref('stg_inbox__incidents')) }}
+
+),
+
+sites as (
+
+    select * from {{ ref('stg_inbox__sites') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_inbox__contracts') }}
+
+),
+
+located as (
+
+    select
+        incidents.*,
+        sites.client_id,
+        sites.timezone as site_timezone,
+        (incidents.response_started_at at time zone sites.timezone)::date as service_date
+
+    from incidents
+    inner join sites on sites.site_id = incidents.site_id
+
+),
+
+candidates as (
+
+    select
+        located.source_ref,
+        contracts.contract_id,
+        case when contracts.incident_prices ? located.classification then 1 end as price_rank
+
+    from located
+    inner join contracts
+        on contracts.client_id = located.client_id
+        and located.service_date between contracts.start_date and contracts.end_date
+
+),
+
+matches as (
+
+    {{ resolve_contract_match('candidates') }}
+
+)
+
+select
+    located.*,
+{{ contract_match_columns('matches') }}
+
+from located
+left join matches on matches.source_ref = located.source_ref

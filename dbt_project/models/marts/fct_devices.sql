@@ -1,0 +1,19 @@
+with
+
+devices as (
+
+    select * from {{ ref('int_devices_located') }}
+
+)
+
+select
+    device_id,
+    source,
+    source_ref,
+    site_id,
+    client_id,
+    device_type,
+    active_from,
+    active_to
+
+from devices

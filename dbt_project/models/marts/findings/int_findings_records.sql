@@ -1,0 +1,65 @@
+{{ config(schema='intermediate', materialized='view') }}
+-- billing-rules section 10: duplicate_record, a record delivered again with the same id
+-- and other content. The marts use the latest version until finance decides
+-- (`billed_as_is` switches them to the first).
+{%- set record_models = [
+    ('shift', 'stg_inbox__shifts', 'check_in_at'),
+    ('incident', 'stg_inbox__incidents', 'response_started_at'),
+    ('patrol tour', 'stg_inbox__patrol_tours', 'started_at'),
+    ('device', 'stg_inbox__devices', "active_from::timestamp at time zone 'UTC'"),
+] %}
+
+with
+
+sites as (
+
+    select * from {{ ref('stg_inbox__sites') }}
+
+),
+
+-- the contract that bills the record's version in use, where one matches
+matched as (
+
+    select 'shift' as record_label, source_ref, contract_id
+    from {{ ref('int_shifts_matched_to_contracts') }}
+    union all
+    select 'incident', source_ref, contract_id
+    from {{ ref('int_incidents_matched_to_contracts') }}
+    union all
+    select 'patrol tour', source_ref, contract_id
+    from {{ ref('int_tours_matched_to_contracts') }}
+
+),
+
+versioned as (
+{% for label, model, occurred_at in record_models %}
+    select
+        '{{ label }}' as record_label,
+        source_ref,
+        site_id,
+        {{ occurred_at }} as occurred_at,
+        version_count
+
+    from {{ ref(model) }}
+    where version_count > 1
+        and is_latest_version
+    {% if not loop.last %}union all{% endif %}
+{%- endfor %}
+
+)
+
+select
+    'duplicate_record' as type,
+    sites.client_id,
+    versioned.site_id,
+    matched.contract_id,
+    (versioned.occurred_at at time zone coalesce(sites.timezone, 'UTC'))::date as service_date,
+    array[versioned.source_ref] as evidence,
+    format('The %s %s was delivered in %s versions with different content; the latest is used until reviewed (billed_as_is bills the first).',
+        versioned.record_label, versioned.source_ref, versioned.version_count) as message
+
+from versioned
+left join sites on sites.site_id = versioned.site_id
+left join matched
+    on matched.record_label = versioned.record_label
+    and matched.source_ref = versioned.source_ref

@@ -1,0 +1,42 @@
+-- Mobile-patrol tours, one row per delivered version of (source, record_id).
+with
+
+source as (
+
+    select * from {{ source('inbox', 'patrols') }}
+
+),
+
+renamed as (
+
+    select
+        ---- ids
+        record_id as tour_id,
+        source,
+        source || ':' || record_id as source_ref,
+        site_id,
+        guard_id,
+
+        ---- numerics
+        checkpoints_required,
+        checkpoints_scanned,
+
+        ---- timestamps (UTC instants)
+        started_at,
+        completed_at,
+
+        ---- attributes
+        vendor_ref,
+
+        ---- lineage and versions
+        source_file,
+        source_line,
+        content_hash,
+        ingested_at,
+{{ record_version_columns() }}
+
+    from source
+
+)
+
+select * from renamed
