@@ -1,0 +1,1 @@
+"""Avigilon Control Center (Web Endpoint API) connector."""

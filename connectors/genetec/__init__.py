@@ -1,0 +1,1 @@
+"""Genetec Security Center (Web SDK) connector."""

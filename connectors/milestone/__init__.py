@@ -1,0 +1,1 @@
+"""Milestone XProtect (API Gateway REST) connector."""

@@ -1,0 +1,535 @@
+"""TrackTik exports -> raw.timesheets (shifts) and raw.patrols (tour sessions).
+
+The vendor folder holds REST pages exactly as `GET /rest/v1/<resource>` returns them
+(`{"meta": {count, itemCount, limit, offset}, "data": [...]}`), one resource per file
+named by its prefix (`shifts*.json`, `employees*.json`, `positions*.json`,
+`clients*.json`, `tours*.json`), plus checkpoint scans as CSV (`checkpoint-scans*.csv`,
+the columns proposed in research 6b). TrackTik refers to people, posts and sites by
+integer ids; our canonical ids are their `customId`s, so every shift is resolved through
+the lookups (shift -> employee, shift -> position -> account (a TrackTik "client" is one of
+our sites)). The same item functions serve the API client, so a pulled shift and an
+exported one become the same canonical row with the same content hash."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from connectors.base import FileRead, ParseResult, Quarantined, with_content_hash
+
+SOURCE = "tracktik"
+RESOURCES = ("shifts", "employees", "positions", "clients", "tours")
+SCANS_PREFIX = "checkpoint-scans"
+SCAN_COLUMNS = ("scan_id", "site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "checkpoint_name",
+                "scan_method", "employee_custom_id", "scanned_at", "status")
+SCAN_REQUIRED = ("site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "employee_custom_id", "status")
+SCAN_STATUSES = ("ON_TIME", "EARLY", "LATE", "MISSED")
+
+# Position `type` -> our service type. TrackTik does not publish its type vocabulary
+# (research 6a): this is our table, agreed with the simulator. A position without a type
+# falls back to its name; any other type is passed on as a code (`K9_UNIT` -> `k9_unit`)
+# so billing raises `missing_rate` instead of us guessing a rate.
+POSITION_TYPES: dict[str, str] = {
+    "STATIC": "unarmed", "STANDING": "unarmed", "GUARD": "unarmed", "UNARMED": "unarmed",
+    "ARMED": "armed", "ARMED_GUARD": "armed",
+    "MOBILE_PATROL": "patrol", "PATROL": "patrol", "MOBILE": "patrol",
+}
+# Shift statuses that mean "not worked": skipped when the shift has no clock-in.
+NOT_WORKED = ("CANCELLED", "CANCELED", "PENDING", "SCHEDULED", "OPEN", "UNASSIGNED", "DRAFT")
+
+_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_UTC = pl.Datetime("us", "UTC")
+
+
+class RecordError(ValueError):
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+# --- pandera schemas: the canonical contract every accepted row meets ------------------------
+
+class TimesheetSchema(pa.DataFrameModel):
+    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_name: str = pa.Field(nullable=True)
+    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    service_type: str = pa.Field(nullable=False, str_matches=_CODE_RE.pattern)
+    check_in_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    check_out_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    scheduled_start_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    scheduled_end_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    post: str = pa.Field(nullable=True)
+    vendor_ref: str = pa.Field(nullable=False)
+    extra: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(nullable=False)
+    source_line: int = pa.Field(nullable=False, ge=1)
+
+    class Config:
+        strict = False
+
+
+class PatrolSchema(pa.DataFrameModel):
+    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    started_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    completed_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    checkpoints_required: int = pa.Field(nullable=False, ge=0)
+    checkpoints_scanned: int = pa.Field(nullable=False, ge=0)
+    vendor_ref: str = pa.Field(nullable=False)
+    extra: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(nullable=False)
+    source_line: int = pa.Field(nullable=False, ge=1)
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check
+    def scanned_not_above_required(cls, data) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(pl.col("checkpoints_scanned") <= pl.col("checkpoints_required"))
+
+    @pa.dataframe_check
+    def completed_not_before_started(cls, data) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(pl.col("completed_at").is_null()
+                                     | (pl.col("completed_at") >= pl.col("started_at")))
+
+
+POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
+    "timesheets": {
+        "record_id": pl.Utf8, "guard_id": pl.Utf8, "guard_name": pl.Utf8, "site_id": pl.Utf8,
+        "service_type": pl.Utf8, "check_in_at": _UTC, "check_out_at": _UTC, "scheduled_start_at": _UTC,
+        "scheduled_end_at": _UTC, "post": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8,
+    },
+    "patrols": {
+        "record_id": pl.Utf8, "site_id": pl.Utf8, "guard_id": pl.Utf8, "started_at": _UTC, "completed_at": _UTC,
+        "checkpoints_required": pl.Int64, "checkpoints_scanned": pl.Int64, "vendor_ref": pl.Utf8, "extra": pl.Utf8,
+    },
+}
+SCHEMAS = {"timesheets": TimesheetSchema, "patrols": PatrolSchema}
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+@dataclass
+class Lookups:
+    """TrackTik's integer ids -> records: employees, positions, clients (our sites) and tour
+    definitions. Bad lookup records are quarantined (they would otherwise surface only as
+    confusing "unknown employee" refusals of every shift that uses them)."""
+
+    employees: dict[int, dict[str, Any]] = field(default_factory=dict)
+    positions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    clients: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tours: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)  # (file, position, item)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    def add(self, resource: str, items: list[tuple[str, int, Any]], source: str = SOURCE) -> None:
+        if resource == "tours":
+            self.tours.extend(items)
+            return
+        target = getattr(self, resource)
+        for file_path, position, item in items:
+            content = json.dumps(item, sort_keys=True, default=str)
+            ident = _int_id(item.get("id")) if isinstance(item, dict) else None
+            if ident is None:
+                self.quarantined.append(Quarantined(source, file_path, position, None, "id",
+                                                    f"{resource} item has no integer id", content))
+                continue
+            if resource in ("employees", "clients") and not _text(item.get("customId")):
+                self.quarantined.append(Quarantined(
+                    source, file_path, position, str(ident), "customId",
+                    f"{resource[:-1]} {ident} has no customId: its records cannot be mapped to our ids", content))
+                continue
+            target[ident] = item
+
+    def site_of_account(self, account: int) -> str:
+        client = self.clients.get(account)
+        if client is None:
+            raise RecordError("position", f"account (site) {account} is not in the clients export")
+        return _text(client["customId"])  # type: ignore[return-value]
+
+    def tour_definitions(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(site customId, tour name) -> tour; a tour whose site is unknown is skipped (its
+        sessions are then refused as having no definition, which names the tour)."""
+        out = {}
+        for _, _, item in self.tours:
+            if not isinstance(item, dict):
+                continue
+            account = _int_id(item.get("account"))
+            client = self.clients.get(account) if account is not None else None
+            name = _text(item.get("name"))
+            if client is not None and name:
+                out[(_text(client["customId"]), name)] = item
+        return out
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+def parse_folder(folder: Path) -> list[ParseResult]:
+    """Every TrackTik page and scan file in `folder` (recursively) -> [timesheets, patrols].
+
+    A file that is not a readable page or scan export is quarantined whole; it never stops
+    the batch. Files are read in name order, so a page delivered again later wins nothing
+    and loses nothing: both versions go to raw and dbt judges them."""
+    folder = Path(folder)
+    source = folder.name or SOURCE
+    lookups = Lookups()
+    shifts: list[tuple[str, int, Any]] = []
+    scan_rows: list[tuple[str, int, dict[str, str]]] = []
+    file_errors: list[Quarantined] = []
+    shift_files: list[FileRead] = []
+    scan_files: list[FileRead] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = str(path)
+        data = path.read_bytes()
+        read = FileRead(source, rel, hashlib.sha256(data).hexdigest(), 0)
+        text = data.decode("utf-8-sig", errors="replace")
+        name = path.name.lower()
+        if path.suffix.lower() == ".csv" and name.startswith(SCANS_PREFIX):
+            scan_files.append(read)
+            try:
+                rows = read_scan_csv(text)
+            except RecordError as exc:
+                file_errors.append(Quarantined(source, rel, 1, None, exc.field, exc.reason, text[:4000]))
+                continue
+            read.rows_read = len(rows)
+            scan_rows.extend((rel, line, row) for line, row in rows)
+            continue
+        shift_files.append(read)
+        resource = next((r for r in RESOURCES if name.startswith(r)), None)
+        if path.suffix.lower() != ".json" or resource is None:
+            file_errors.append(Quarantined(
+                source, rel, None, None, None,
+                f"unexpected file in {source}/ (expected {', '.join(r + '*.json' for r in RESOURCES)} "
+                f"or {SCANS_PREFIX}*.csv)", f"sha256:{read.sha256}\n{text[:4000]}"))
+            continue
+        try:
+            items = page_items(json.loads(text))
+        except ValueError as exc:
+            file_errors.append(Quarantined(source, rel, None, None, None, f"unreadable page: {exc}",
+                                           f"sha256:{read.sha256}\n{text[:4000]}"))
+            continue
+        read.rows_read = len(items)
+        positioned = [(rel, n, item) for n, item in enumerate(items, start=1)]
+        if resource == "shifts":
+            shifts.extend(positioned)
+        else:
+            lookups.add(resource, positioned, source)
+    timesheets = parse_shift_items(shifts, lookups, source)
+    timesheets.quarantined[:0] = file_errors + lookups.quarantined
+    timesheets.files = shift_files
+    patrols = parse_scan_rows(scan_rows, lookups, source)
+    patrols.files = scan_files
+    return [timesheets, patrols]
+
+
+def page_items(page: Any) -> list[Any]:
+    """The `data` list of a TrackTik page; a bare list is accepted too (some exports)."""
+    if isinstance(page, list):
+        return page
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        raise ValueError("not a TrackTik page: no data list")
+    return page["data"]
+
+
+# --- shifts -----------------------------------------------------------------------------------
+
+def parse_shift_items(items: list[tuple[str, int, Any]], lookups: Lookups, source: str = SOURCE) -> ParseResult:
+    """(file or URL, position, shift item) -> canonical timesheets. Shifts never worked
+    (a not-worked status and no clock-in) are skipped: there is nothing to bill."""
+    rows: list[dict[str, Any]] = []
+    refused: list[Quarantined] = []
+    for file_path, position, item in items:
+        content = json.dumps(item, sort_keys=True, default=str)
+        record_id = None
+        try:
+            if not isinstance(item, dict):
+                raise RecordError(None, "shift item is not a JSON object")
+            shift_id = _int_id(item.get("id"))
+            if shift_id is None:
+                raise RecordError("id", f"shift id {item.get('id')!r} is not an integer")
+            record_id = str(shift_id)
+            row = map_shift(item, lookups)
+            if row is None:
+                continue
+            rows.append({**row, "source_file": file_path, "source_line": position, "_content": content})
+        except RecordError as exc:
+            refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, content))
+    return finish(source, "timesheets", rows, refused)
+
+
+def map_shift(item: dict[str, Any], lookups: Lookups) -> dict[str, Any] | None:
+    """One shift -> canonical timesheet columns (None: not worked). Raises RecordError."""
+    shift_id = str(_int_id(item["id"]))
+    status = (_text(item.get("status")) or "").upper()
+    clock_in = item.get("clockInDateTime")
+    if _text(clock_in) is None and status in NOT_WORKED:
+        return None
+    employee_id = _int_id(item.get("employee"))
+    if employee_id is None:
+        raise RecordError("employee", f"shift {shift_id} has no employee")
+    employee = lookups.employees.get(employee_id)
+    if employee is None:
+        raise RecordError("employee", f"employee {employee_id} is not in the employees export")
+    position_id = _int_id(item.get("position"))
+    position = lookups.positions.get(position_id) if position_id is not None else None
+    if position_id is not None and position is None:
+        raise RecordError("position", f"position {position_id} is not in the positions export")
+    account = _int_id(position.get("account")) if position else None
+    if account is None:
+        account = _int_id(item.get("account"))
+    if account is None:
+        raise RecordError("position", f"shift {shift_id}: neither its position nor the shift names an account (site)")
+    site_id = lookups.site_of_account(account)
+    check_in = parse_instant(clock_in, "clockInDateTime")
+    check_out_raw = item.get("clockOutDateTime")
+    if _text(check_out_raw) is None:
+        if status != "ACTIVE":
+            raise RecordError("clockOutDateTime", f"shift {shift_id} has status {status or 'none'!r} and no "
+                                                  f"clockOutDateTime (only an ACTIVE shift may be open)")
+        check_out = None
+    else:
+        check_out = parse_instant(check_out_raw, "clockOutDateTime")
+    scheduled_start = parse_instant(item.get("startDateTime"), "startDateTime", required=False)
+    scheduled_end = parse_instant(item.get("endDateTime"), "endDateTime", required=False)
+    name = " ".join(x for x in (_text(employee.get("firstName")), _text(employee.get("lastName"))) if x) or None
+    used = {"id", "employee", "startDateTime", "endDateTime", "clockInDateTime", "clockOutDateTime"}
+    return {
+        "record_id": shift_id,
+        "guard_id": _text(employee["customId"]),
+        "guard_name": name,
+        "site_id": site_id,
+        "service_type": service_type(position),
+        "check_in_at": check_in,
+        "check_out_at": check_out,
+        "scheduled_start_at": scheduled_start,
+        "scheduled_end_at": scheduled_end,
+        "post": _text(position.get("name")) if position else None,
+        "vendor_ref": shift_id,
+        "extra": _extra(item, used, employee_id=employee_id, account_id=account),
+    }
+
+
+def service_type(position: dict[str, Any] | None) -> str:
+    """Position type (table above), else the position name, else `unarmed` (a shift with
+    no position at all is the plain guarding TrackTik schedules by default)."""
+    if not position:
+        return "unarmed"
+    kind = (_text(position.get("type")) or "").upper().replace("-", "_").replace(" ", "_")
+    if kind:
+        if kind in POSITION_TYPES:
+            return POSITION_TYPES[kind]
+        code = re.sub(r"[^a-z0-9]+", "_", kind.lower()).strip("_")
+        if not code or not code[0].isalpha():
+            raise RecordError("position", f"position type {position.get('type')!r} cannot be a service type code")
+        return code
+    name = (_text(position.get("name")) or "").lower()
+    if re.search(r"\bpatrol\b|\bmobile\b", name):
+        return "patrol"
+    if re.search(r"\barmed\b", name):
+        return "armed"
+    return "unarmed"
+
+
+# --- patrol scans -----------------------------------------------------------------------------
+
+def read_scan_csv(text: str) -> list[tuple[int, dict[str, str]]]:
+    """(physical line, row) for each data row; header names are trimmed and lower-cased."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise RecordError(None, "empty file: no header") from None
+    missing = [c for c in SCAN_REQUIRED + ("scanned_at",) if c not in header]
+    if missing:
+        raise RecordError(missing[0], f"checkpoint scan file lacks column(s) {', '.join(missing)}")
+    out = []
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            row = {"_raw": ",".join(values), "_width": str(len(values))}
+        else:
+            row = {h: v.strip() for h, v in zip(header, values, strict=True)}
+        out.append((line, row))
+    return out
+
+
+@dataclass
+class _Session:
+    session_id: str
+    scans: list[tuple[str, int, dict[str, str], datetime | None]] = field(default_factory=list)
+    refused_scans: list[str] = field(default_factory=list)  # "file:line" of refused scans
+
+
+def parse_scan_rows(rows: list[tuple[str, int, dict[str, str]]], lookups: Lookups,
+                    source: str = SOURCE) -> ParseResult:
+    """Checkpoint scans -> one patrol record per tour session: started/completed at its
+    first/last scan, required = the tour definition's checkpoints, scanned = distinct
+    checkpoints of the definition actually scanned (MISSED rows do not count).
+
+    A bad scan is quarantined at its line and its whole session with it: a session with a
+    scan missing would look like missed checkpoints and be refused billing for the wrong
+    reason."""
+    refused: list[Quarantined] = []
+    sessions: dict[str, _Session] = {}
+    for file_path, line, row in rows:
+        content = json.dumps(row, sort_keys=True)
+        session_id = _text(row.get("tour_session_id"))
+        try:
+            if "_raw" in row:
+                raise RecordError(None, f"row has {row['_width']} fields, the header has {len(SCAN_COLUMNS)}")
+            for column in SCAN_REQUIRED:
+                if not _text(row.get(column)):
+                    raise RecordError(column, f"missing {column}")
+            status = row["status"].upper()
+            if status not in SCAN_STATUSES:
+                raise RecordError("status", f"status {row['status']!r} is not one of {', '.join(SCAN_STATUSES)}")
+            at = None
+            if status != "MISSED" or _text(row.get("scanned_at")):
+                at = parse_instant(row.get("scanned_at"), "scanned_at")
+        except RecordError as exc:
+            refused.append(Quarantined(source, file_path, line, _text(row.get("scan_id")), exc.field,
+                                       exc.reason, content))
+            if session_id:
+                sessions.setdefault(session_id, _Session(session_id)).refused_scans.append(f"{file_path}:{line}")
+            continue
+        sessions.setdefault(session_id, _Session(session_id)).scans.append((file_path, line, row, at))  # type: ignore[arg-type]
+    tours = lookups.tour_definitions()
+    out: list[dict[str, Any]] = []
+    for session in sessions.values():
+        if not session.scans:
+            continue  # every scan refused: each is quarantined already
+        file_path, line, first, _ = session.scans[0]
+        content = json.dumps([s[2] for s in session.scans], sort_keys=True)
+        try:
+            out.append({**map_session(session, tours), "source_file": file_path, "source_line": line,
+                        "_content": content})
+        except RecordError as exc:
+            refused.append(Quarantined(source, file_path, line, session.session_id, exc.field, exc.reason, content))
+    return finish(source, "patrols", out, refused)
+
+
+def map_session(session: _Session, tours: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    sid = session.session_id
+    if session.refused_scans:
+        raise RecordError("tour_session_id", f"tour session {sid} has refused scan(s) at "
+                                             f"{', '.join(session.refused_scans)}: not counted with scans missing")
+    for column in ("site_custom_id", "tour_name", "employee_custom_id"):
+        values = sorted({s[2][column] for s in session.scans})
+        if len(values) > 1:
+            raise RecordError(column, f"tour session {sid} has scans with different {column}: {', '.join(values)}")
+    first = session.scans[0][2]
+    site_id, tour_name = first["site_custom_id"], first["tour_name"]
+    tour = tours.get((site_id, tour_name))
+    if tour is None:
+        raise RecordError("tour_name", f"tour {tour_name!r} at site {site_id} is not in the tours export "
+                                       f"(checkpoints required unknown)")
+    checkpoints = [c for c in tour.get("checkpoints") or [] if isinstance(c, dict)]
+    defined = {_text(c.get("id")) for c in checkpoints} - {None}
+    times = sorted(s[3] for s in session.scans if s[3] is not None)
+    if not times:
+        raise RecordError("scanned_at", f"tour session {sid} has no scanned checkpoint: no start time")
+    scanned = {s[2]["checkpoint_id"] for s in session.scans if s[3] is not None and s[2]["status"].upper() != "MISSED"}
+    statuses: dict[str, int] = {}
+    for s in session.scans:
+        statuses[s[2]["status"].upper()] = statuses.get(s[2]["status"].upper(), 0) + 1
+    extra = {"tour_name": tour_name, "tour_id": tour.get("id"), "scans": len(session.scans), "statuses": statuses,
+             "missed": sorted(defined - scanned)}
+    unknown = sorted(scanned - defined)
+    if unknown:
+        extra["not_on_tour"] = unknown
+    return {
+        "record_id": sid,
+        "site_id": site_id,
+        "guard_id": first["employee_custom_id"],
+        "started_at": times[0],
+        "completed_at": times[-1],
+        "checkpoints_required": len(defined),
+        "checkpoints_scanned": len(scanned & defined),
+        "vendor_ref": sid,
+        "extra": json.dumps(extra, sort_keys=True, default=str),
+    }
+
+
+# --- shared helpers (also used by client.py) --------------------------------------------------
+
+def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined]) -> ParseResult:
+    """Build the canonical frame, validate it with the table's pandera schema and move any
+    row the schema refuses to quarantine (pandera is the contract; the per-record checks
+    exist to give precise reasons)."""
+    schema = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64}
+    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
+    try:
+        SCHEMAS[table].validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        bad: dict[int, str] = {}
+        for case in exc.failure_cases.iter_rows(named=True):
+            if case["index"] is not None:
+                bad.setdefault(int(case["index"]), f"{case['column'] or 'row'}: failed {case['check']}")
+        for index, reason in bad.items():
+            row = rows[index]
+            refused.append(Quarantined(source, row["source_file"], row["source_line"], row["record_id"],
+                                       reason.split(":")[0], f"schema check {reason}", row["_content"]))
+        keep = [i for i in range(len(rows)) if i not in bad]
+        frame = frame[keep] if keep else frame.clear()
+    frame = with_content_hash(frame, table)
+    return ParseResult(source=source, table=table, rows=frame, quarantined=refused)
+
+
+def parse_instant(value: Any, field: str, required: bool = True) -> datetime | None:
+    """TrackTik writes site-local times with their offset (`-04:00`). One without an offset
+    is refused rather than guessed: the API always sends one, so its absence means the
+    export was edited or broken."""
+    if value is None or str(value).strip() == "":
+        if required:
+            raise RecordError(field, f"missing {field}")
+        return None
+    text = str(value).strip()
+    if not _OFFSET_RE.search(text):
+        raise RecordError(field, f"{field} {text!r} has no UTC offset")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(field, f"{field} {text!r} is not an ISO-8601 timestamp") from None
+    return parsed.astimezone(UTC)
+
+
+def _extra(item: dict[str, Any], used: set[str], **more: Any) -> str:
+    kept = {k: v for k, v in item.items() if k not in used}
+    kept.update(more)
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _int_id(value: Any) -> int | None:
+    """TrackTik ids are integers; digit strings are accepted (some exports quote them)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
