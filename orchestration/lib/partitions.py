@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import dagster as dg
@@ -19,3 +20,16 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """First and last day (inclusive) of the partition range this run covers."""
     window = context.partition_time_window
     return window.start.date(), (window.end - timedelta(days=1)).date()
+
+
+def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The day range a run covers, from its partition tags (a single day or a range);
+    None for a run that is not about particular days."""
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return date.fromisoformat(start), date.fromisoformat(end)
+    day = tags.get("dagster/partition")
+    if day:
+        return date.fromisoformat(day), date.fromisoformat(day)
+    return None

@@ -68,7 +68,7 @@ def test_weekly_overtime_invoice_matches_hand_computation(runs):
     assert usage["overtime_hours"]["quantity"] == "4.25"
     assert usage["overtime_hours"]["unit_price"] == "45.00"
     assert usage["overtime_hours"]["amount"] == "191.25"
-    assert sorted(usage["regular_hours"]["source_refs"]) == [f"timesheets:SH-{i}" for i in range(1, 7)]
+    assert sorted(usage["regular_hours"]["source_refs"]) == [f"timesheets:SH-{i}" for i in (1, 2, 3, 4, 6)]
     assert usage["overtime_hours"]["source_refs"] == ["timesheets:SH-4", "timesheets:SH-5"]
     taxes = sorted(ln["amount"] for ln in inv["lines"] if ln["category"] == "tax")
     assert taxes == ["65.25", "73.41"]

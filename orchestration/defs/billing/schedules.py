@@ -6,7 +6,8 @@ from orchestration.lib.partitions import daily_partitions
 
 daily_billing_job = dg.define_asset_job(
     name="daily_billing_job",
-    selection=dg.AssetSelection.all(),
+    # Vendor API pulls run on their own sensors, not in the daily run.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sources"),
     partitions_def=daily_partitions,
     description="Ingest the inbox, build the dbt models and checks, rate and issue invoices, deliver them "
     "and collect auto-pay. A range of days runs as one backfill run.",
