@@ -64,6 +64,9 @@ def invoices(conn) -> list[dict]:
         doc.update(subtotal=_money(head["subtotal"]), tax_total=_money(head["tax_total"]), total=_money(head["total"]))
         if head["status"] == "held":
             doc["held_by"] = head["hold_reasons"]
+        if head.get("credit_for"):
+            # A credit note (CN-YYYY-NNNNNN, negative lines): the kind of the invoice it credits.
+            doc["credit_for"] = head["credit_for"]
         out.append(doc)
     return out
 
@@ -115,10 +118,16 @@ def write_jsonl(rows: list[dict], out: Path) -> int:
 
 
 def quarantine(conn) -> list[dict]:
+    """Records the connectors refused, plus records held back because no contract declares
+    their site (billing-rules section 2): those return by themselves once one does."""
     return _rows(
         conn,
-        """select source, file_path as file, line, record_id, field, reason from raw.quarantine
-           order by source, file_path, line nulls first, quarantine_id""",
+        """select source, file, line, record_id, field, reason from (
+               select source, file_path as file, line, record_id, field, reason from raw.quarantine
+               union all
+               select source, source_file, source_line, record_id, 'site_id', reason
+               from marts.fct_quarantine_unknown_sites) q
+           order by source, file, line nulls first, record_id""",
     )
 
 
@@ -127,6 +136,8 @@ def summary(conn) -> dict:
     from connectors.inbox import raw_counts
 
     counts = raw_counts(conn)
+    for row in _rows(conn, "select source, count(*) as n from marts.fct_quarantine_unknown_sites group by source"):
+        counts["quarantined"][row["source"]] = counts["quarantined"].get(row["source"], 0) + row["n"]
     finding_counts = {r["type"]: r["n"] for r in _rows(
         conn, "select type, count(*) as n from marts.fct_findings group by type order by type")}
     inv = _rows(
