@@ -1,9 +1,9 @@
--- Devices (selected version) at a declared site, with the site's owning client.
+-- Devices (selected version, cross-feed copies dropped) at a declared site, with the site's owning client.
 with
 
 devices as (
 
-    {{ selected_versions(ref('stg_inbox__devices')) }}
+    select * from {{ ref('int_devices_deduplicated') }}
 
 ),
 

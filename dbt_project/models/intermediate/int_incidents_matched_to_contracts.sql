@@ -1,11 +1,12 @@
--- billing-rules sections 2 and 5: each incident response (selected version) at a
+-- billing-rules sections 2 and 5: each incident response (selected version, generic
+-- copies of vendor alarms dropped: int_cross_feed_duplicates) at a
 -- declared site, with its owning client, site-local service date (of the response
 -- start) and the contract active that day that prices its classification.
 with
 
 incidents as (
 
-    {{ selected_versions(ref('stg_inbox__incidents')) }}
+    select * from {{ ref('int_incidents_deduplicated') }}
 
 ),
 

@@ -17,6 +17,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "patrol_compliance": ("missed_checkpoints", "shift_without_patrol_scans"),
     "payment_setup": ("missing_payment_method",),
     "anomalies": ("hours_spike", "overtime_without_incident", "incident_response_gap", "device_fee_without_events"),
+    "source_time": ("ambiguous_local_time",),
 }
 
 

@@ -7,6 +7,10 @@
     'int_findings_records',
     'int_findings_clients',
     'int_findings_hours_spike',
+    'int_findings_overtime',
+    'int_findings_devices',
+    'int_findings_response_gap',
+    'int_findings_local_time',
 ] %}
 
 with

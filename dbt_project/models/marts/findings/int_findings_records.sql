@@ -63,3 +63,9 @@ left join sites on sites.site_id = versioned.site_id
 left join matched
     on matched.record_label = versioned.record_label
     and matched.source_ref = versioned.source_ref
+-- a generic copy of a vendor record is not billed at all (int_cross_feed_duplicates)
+where not exists (
+    select 1
+    from {{ ref('int_cross_feed_duplicates') }} as dropped
+    where dropped.dropped_source_ref = versioned.source_ref
+)

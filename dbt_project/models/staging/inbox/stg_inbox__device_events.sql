@@ -21,6 +21,7 @@ renamed as (
         ---- attributes
         event_type,
         vendor_ref,
+        extra,
 
         ---- timestamps (UTC instants)
         occurred_at,

@@ -1,0 +1,40 @@
+{{ config(schema='intermediate', materialized='view') }}
+-- billing-rules sections 1 and 10: ambiguous_local_time (warning). A vendor export in
+-- site-local time with a wall-clock time that occurs twice (the DST fall-back hour): the
+-- connector took the earlier instant and flagged the record in `extra`
+-- (`"ambiguous_local_time": true`, AMAG Symmetry transactions: connectors/amag/parser.py).
+-- Evidence: the record.
+with
+
+events as (
+
+    select *
+    from {{ ref('stg_inbox__device_events') }}
+    where is_latest_version
+        and extra ->> 'ambiguous_local_time' = 'true'
+
+),
+
+sites as (
+
+    select * from {{ ref('stg_inbox__sites') }}
+
+)
+
+select
+    'ambiguous_local_time' as type,
+    sites.client_id,
+    events.site_id,
+    null::text as contract_id,
+    (events.occurred_at at time zone coalesce(sites.timezone, events.extra ->> 'site_timezone', 'UTC'))::date
+        as service_date,
+    array[events.source_ref] as evidence,
+    format('Event %s (%s) at site-local time %s (%s) is ambiguous: that hour occurs twice at the DST fall-back; the earlier instant, %s UTC, was taken.',
+        events.source_ref,
+        events.event_type,
+        coalesce(events.extra ->> 'local_time', '?'),
+        coalesce(sites.timezone, events.extra ->> 'site_timezone', '?'),
+        to_char(events.occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS')) as message
+
+from events
+left join sites on sites.site_id = events.site_id
