@@ -47,14 +47,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from connectors.simulator import simulate
-
+    from vigil.demo import VENDOR_FOLDERS, build_demo_inbox
     from vigil.pipeline import run_range
 
     inbox = config.paths().home / "demo" / "inbox"
-    manifest = simulate(inbox, days=args.days, clients=args.clients, seed=args.seed)
+    manifest = build_demo_inbox(inbox, days=args.days, clients=args.clients, seed=args.seed)
     if not args.json:
-        print(f"simulated {args.days} days for {args.clients} clients into {inbox}")
+        print(f"simulated {args.days} days for {args.clients} clients into {inbox} "
+              f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
     run_range(inbox, manifest.start, manifest.end)
     _print_summary(_summary(), args.json)
     return 0

@@ -18,6 +18,11 @@ must be quarantined, all listed in the manifest with file and line:
 - incidents: one row with the required `classification` empty.
 
 Re-deliveries (`World.redeliveries`) are appended to the first file of a later week.
+
+`write_generic` can leave parts of the world to other feeds (the demo, vigil/demo.py):
+`skip_guarding_sites` leaves those sites' shifts and patrol tours out (a guard-management
+system such as TrackTik reports them), and `contract_kinds=("guarding",)` leaves the
+monitoring contracts out of the YAML (the CRM export holds them).
 `simulate` owns the files matching its own names in those folders: stale ones from an
 earlier simulation are removed, anything else is left alone.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from connectors.simulator.world import Contract, PatrolTour, Planted, Shift, World, build_world
+from connectors.simulator.world import Contract, Device, PatrolTour, Planted, Shift, World, build_world
 
 TIMESHEET_COLUMNS = ["shift_id", "guard_id", "guard_name", "site_id", "service_type", "post", "scheduled_start",
                      "scheduled_end", "check_in", "check_out"]
@@ -90,8 +96,11 @@ def simulate(out_dir: Path, *, days: int = 35, clients: int = 4, seed: int = 7, 
     return write_generic(world, Path(out_dir))
 
 
-def write_generic(world: World, out_dir: Path) -> Manifest:
-    writer = _Writer(world)
+def write_generic(world: World, out_dir: Path, *, skip_guarding_sites: Iterable[str] = (),
+                  contract_kinds: Iterable[str] = ("guarding", "monitoring")) -> Manifest:
+    """Write the generic inbox for `world`; see the module docstring for what the keyword
+    arguments leave to other feeds."""
+    writer = _Writer(world, frozenset(skip_guarding_sites), frozenset(contract_kinds))
     files = writer.render()
     out_dir.mkdir(parents=True, exist_ok=True)
     for folder, pattern in OWNED.items():
@@ -129,8 +138,12 @@ def _week(day: date) -> date:
 
 
 class _Writer:
-    def __init__(self, world: World):
+    def __init__(self, world: World, skip_sites: frozenset[str] = frozenset(),
+                 contract_kinds: frozenset[str] = frozenset({"guarding", "monitoring"})):
         self.w = world
+        self.skip_sites, self.contract_kinds = skip_sites, contract_kinds
+        self.shifts = [x for x in world.shifts if x.site_id not in skip_sites]
+        self.tours = [t for t in world.tours if t.site_id not in skip_sites]
         self.counts: dict[str, int] = {}
         self.planted: list[Planted] = []
         self.where: dict[tuple[str, str], tuple[str, int]] = {}  # (source, id) -> file, line
@@ -177,7 +190,8 @@ class _Writer:
         client["grouping"] = c.grouping
         sites = [{"id": s.site_id, "name": s.name, "timezone": s.timezone, "tax_jurisdiction": s.tax_jurisdiction}
                  for s in (w.site(sid) for sid in c.site_ids)]
-        contracts = [self.contract_doc(k) for k in w.contracts if k.client_id == client_id]
+        contracts = [self.contract_doc(k) for k in w.contracts
+                     if k.client_id == client_id and k.kind in self.contract_kinds]
         header = (f"# {c.name}: contracts as agreed. Simulated by connectors.simulator "
                   f"(seed {w.seed}, {w.start.isoformat()}..{w.end.isoformat()}).\n")
         dump = {"sort_keys": False, "allow_unicode": True, "width": 120}
@@ -231,16 +245,20 @@ class _Writer:
     def timesheets(self) -> dict[str, str]:
         w = self.w
         weeks: dict[date, list[Shift]] = defaultdict(list)
-        for x in w.shifts:
+        for x in self.shifts:
             weeks[self.local_week(x.check_in, x.site_id)].append(x)
         # the bad row: a check-in without offset, on an ordinary shift of the last client
+        # whose shifts this inbox holds
         taken = w.planted_ids()
-        last = w.clients[-1].client_id
-        candidates = [x for x in w.shifts if w.site(x.site_id).client_id == last and x.shift_id not in taken
+        written = {w.site(x.site_id).client_id for x in self.shifts}
+        last = next((c.client_id for c in reversed(w.clients) if c.client_id in written), None)
+        candidates = [x for x in self.shifts if w.site(x.site_id).client_id == last and x.shift_id not in taken
                       and x.service_type != "patrol" and x.check_out is not None]
         bad = candidates[len(candidates) // 2].shift_id if candidates else None
         later: dict[date, list[Shift]] = defaultdict(list)
         for r in w.redeliveries:
+            if r.record.site_id in self.skip_sites or not weeks:
+                continue
             target = _week(r.after) + timedelta(days=7)
             while target not in weeks and target <= max(weeks):
                 target += timedelta(days=7)
@@ -295,13 +313,13 @@ class _Writer:
     def patrols(self) -> dict[str, str]:
         w = self.w
         per_shift: dict[str, list[PatrolTour]] = defaultdict(list)
-        for t in w.tours:
+        for t in self.tours:
             per_shift[t.shift_id].append(t)
         taken = w.planted_ids()
         candidates = [ts[-1] for ts in per_shift.values() if len(ts) >= 2 and not any(t.tour_id in taken for t in ts)]
         bad = candidates[len(candidates) // 2].tour_id if candidates else None
         weeks: dict[date, list[PatrolTour]] = defaultdict(list)
-        for t in w.tours:
+        for t in self.tours:
             weeks[self.local_week(t.started_at, t.site_id)].append(t)
         files = {}
         for week in sorted(weeks):
@@ -319,7 +337,7 @@ class _Writer:
                                                 "checkpoints_scanned is not a number", rel, len(rows) + 2))
                 rows.append(row)
             files[rel] = _csv(PATROL_COLUMNS, rows)
-        self.counts["patrols"] = len(w.tours)
+        self.counts["patrols"] = len(self.tours)
         return files
 
     # ---- devices
@@ -327,6 +345,15 @@ class _Writer:
         rows = [{"device_id": d.device_id, "site_id": d.site_id, "device_type": d.device_type,
                  "active_from": d.active_from.isoformat(),
                  "active_to": d.active_to.isoformat() if d.active_to else None,
-                 "vendor_ref": f"{d.vendor}:{d.vendor_ref}", "name": d.name} for d in self.w.devices]
+                 "vendor_ref": f"{d.vendor}:{_vendor_id(d)}", "name": d.name} for d in self.w.devices]
         self.counts["devices"] = len(rows)
         return {"devices/devices.csv": _csv(DEVICE_COLUMNS, rows)}
+
+
+def _vendor_id(d: Device) -> str:
+    """The device's id as its vendor's connector reports it (`vendor_ref` of the vendor's
+    rows), so dbt can tell a generic device and the vendor's are one device. A Lenel reader
+    is numbered per panel: `<panel>/<reader>`."""
+    if d.vendor == "lenel" and d.device_type == "door_reader" and d.controller_ref:
+        return f"{d.controller_ref}/{d.vendor_ref}"
+    return d.vendor_ref

@@ -17,7 +17,9 @@ Invariants (tested in tests/simulator):
 - every patrol shift holds at least one tour by its guard at its site, every scan lies
   inside the tour and the tour inside the shift (except the planted shift without tours);
 - an incident's responder is a guard on shift at the incident's site when the response
-  starts; every incident has camera and door events around it.
+  starts; every incident has camera and door events around it;
+- the first three sites run each video system (Genetec, Milestone, Avigilon) and each
+  access system (Lenel, AMAG, Genetec) once, so every vendor export has data.
 
 Planted problems that belong to the world (not to one export format) are listed in
 `World.planted`; writers add their own (quarantine rows) on top.
@@ -625,10 +627,11 @@ class _Builder:
             site_ids.append(sid)
             state = STATE_OF_TZ[s.tz]
             patrol = "patrol" in s.profiles
+            video_vendor, access_vendor = self._vendors()
             site = Site(
                 site_id=sid, client_id=cid, name=f"{brand} {s.kind}", timezone=s.tz, state=state,
                 city=CITY_OF_TZ[s.tz] if s.kind != "Boulder Store" else "Boulder", tax_jurisdiction=f"US-{state}",
-                video_vendor=rng.choice(VIDEO_VENDORS), access_vendor=rng.choice(ACCESS_VENDORS),
+                video_vendor=video_vendor, access_vendor=access_vendor,
                 amag_company_id=self._amag_company, tracktik_site_id=self._tracktik_site,
                 checkpoints=tuple(rng.sample(CHECKPOINT_NAMES, rng.randint(6, 9))) if patrol else (),
             )
@@ -653,6 +656,18 @@ class _Builder:
         quals = sorted({t[1] for s in spec.sites for p in s.profiles for t in SITE_PROFILES[p]} | {"unarmed"})
         self.floaters[cid] = [self._guard(tuple(quals), "floater").guard_id]
         self._contracts(cid, spec, client_sites)
+
+    def _vendors(self) -> tuple[str, str]:
+        """The video and access systems of the next site: drawn, except that the first sites
+        run each system in turn, so any world of three or more sites (the demo's has eight)
+        holds every video vendor and every access vendor at least once."""
+        video, access = self.rng.choice(VIDEO_VENDORS), self.rng.choice(ACCESS_VENDORS)
+        n = len(self.sites)
+        if n < len(VIDEO_VENDORS):
+            video = VIDEO_VENDORS[n]
+        if n < len(ACCESS_VENDORS):
+            access = ACCESS_VENDORS[n]
+        return video, access
 
     def _guard(self, quals: tuple[str, ...], role: str) -> Guard:
         rng = self.rng

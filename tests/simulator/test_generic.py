@@ -233,3 +233,38 @@ def test_identical_across_processes_and_hash_seeds(tmp_path):
         subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                        env={**os.environ, "PYTHONHASHSEED": h, "PYTHONPATH": str(root)})
     assert snapshot(tmp_path / "1") == snapshot(tmp_path / "2")
+
+
+def test_guarding_and_monitoring_can_be_left_to_other_feeds(tmp_path):
+    from connectors.simulator import build_world, write_generic
+
+    world = build_world()
+    skip = {"S-301"}
+    m = write_generic(world, tmp_path, skip_guarding_sites=skip, contract_kinds=("guarding",))
+    shifts = [r for f in sorted((tmp_path / "timesheets").glob("*.csv")) for r in read_csv(f)]
+    tours = [r for f in sorted((tmp_path / "patrols").glob("*.csv")) for r in read_csv(f)]
+    assert shifts and not {r["site_id"] for r in shifts} & skip
+    assert len(shifts) == m.counts["timesheets"]
+    assert len(shifts) == sum(1 for x in world.shifts if x.site_id not in skip) + sum(
+        1 for r in world.redeliveries if r.record.site_id not in skip)
+    assert len(tours) == m.counts["patrols"] == sum(1 for t in world.tours if t.site_id not in skip)
+    assert m.quarantine_expected == {"timesheets": 1, "incidents": 1, "patrols": 1}
+    bad = next(p for p in m.planted if p.kind == "timestamp_without_offset")
+    assert bad.file and world.shift(bad.record_id).site_id not in skip
+    for path in sorted((tmp_path / "contracts").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert [k["id"][-2:] for k in doc["contracts"]] == ["-G"]
+
+
+def test_generic_devices_name_the_vendor_id_as_the_vendor_reports_it(inbox):
+    root, _ = inbox
+    refs = {r["device_id"]: r["vendor_ref"] for r in read_csv(root / "devices" / "devices.csv")}
+    from connectors.simulator import build_world
+
+    for d in build_world().devices:
+        vendor, _, ident = refs[d.device_id].partition(":")
+        assert vendor == d.vendor
+        if d.vendor == "lenel" and d.device_type == "door_reader":
+            assert ident == f"{d.controller_ref}/{d.vendor_ref}"  # readers are numbered per panel
+        else:
+            assert ident == d.vendor_ref

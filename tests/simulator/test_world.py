@@ -167,3 +167,11 @@ def test_local_offsets_follow_dst():
     ny = ZoneInfo("America/New_York")
     offsets = {x.check_in.astimezone(ny).utcoffset() for x in w.shifts if w.site(x.site_id).timezone == str(ny)}
     assert offsets == {timedelta(hours=-4), timedelta(hours=-5)}
+
+
+def test_every_vendor_runs_at_least_one_site():
+    from connectors.simulator.world import ACCESS_VENDORS, VIDEO_VENDORS
+
+    for w in (build_world(), build_world(clients=2, seed=11)):
+        assert {s.video_vendor for s in w.sites} >= set(VIDEO_VENDORS)
+        assert {s.access_vendor for s in w.sites} >= set(ACCESS_VENDORS)
