@@ -34,17 +34,19 @@ def invoices_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckRe
     )
 
 
-@dg.asset_check(asset=INVOICES, description="Invoice numbers run 1..n per year with no gap and no reuse.")
+@dg.asset_check(asset=INVOICES, description="INV and CN numbers run 1..n per prefix and year, no gap, no reuse.")
 def invoices_numbers_gap_free(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     rows = _scalar_rows(
         warehouse,
-        """select split_part(invoice_number, '-', 2)::int as year, count(*),
+        """select s.prefix, split_part(invoice_number, '-', 2)::int as year, count(*),
                   max(split_part(invoice_number, '-', 3)::int), s.last_value
            from billing.invoices i
-           join billing.number_sequences s on s.prefix = 'INV' and s.year = split_part(invoice_number, '-', 2)::int
-           where invoice_number like 'INV-%' group by 1, s.last_value order by 1""",
+           join billing.number_sequences s on s.prefix = split_part(invoice_number, '-', 1)
+                                          and s.year = split_part(invoice_number, '-', 2)::int
+           where invoice_number like 'INV-%' or invoice_number like 'CN-%'
+           group by 1, 2, s.last_value order by 1, 2""",
     )
-    gaps = [r for r in rows if not (r[1] == r[2] == r[3])]
+    gaps = [r for r in rows if not (r[2] == r[3] == r[4])]
     return dg.AssetCheckResult(
         passed=not gaps,
         severity=dg.AssetCheckSeverity.ERROR,
