@@ -53,13 +53,6 @@ def load_rating_inputs(conn: psycopg2.extensions.connection) -> RatingInputs:
            join billing.finding_reviews r using (finding_id) where r.status = 'excluded'""",
     )
     contracts = _rows(conn, "select * from marts.dim_contracts order by contract_id")
-    _USAGE_CONTRACTS.clear()
-    for row in contracts:
-        terms = row.get("terms") or {}
-        if terms.get("rates") or terms.get("incidents") or terms.get("patrol_visit_fee") is not None:
-            _USAGE_CONTRACTS.setdefault(str(row["client_id"]), []).append(
-                (str(row["contract_id"]), row["start_date"], row["end_date"])
-            )
     return RatingInputs(
         clients=_rows(conn, "select * from marts.dim_clients order by client_id"),
         sites=_rows(conn, "select * from marts.dim_sites order by site_id"),
@@ -70,10 +63,26 @@ def load_rating_inputs(conn: psycopg2.extensions.connection) -> RatingInputs:
     )
 
 
-# client_id -> [(contract_id, start_date, end_date)] of the contracts that bill usage in
-# arrears (hourly rates, incident prices or a patrol visit fee), filled by load_rating_inputs:
-# holds_for uses it to tie a record no contract claims to the invoice that would bill it.
-_USAGE_CONTRACTS: dict[str, list[tuple[str, date, date]]] = {}
+def with_candidate_contracts(findings: list[dict], contracts: list[dict]) -> list[dict]:
+    """Tie each finding on a record no contract claims to the client's contracts that could
+    bill it: those billing usage in arrears (hourly rates, incident prices or a patrol visit
+    fee) active on the record's date, else any of them. `holds_for` reads it."""
+    usage: dict[str, list[tuple[str, date, date]]] = {}
+    for row in contracts:
+        terms = row.get("terms") or {}
+        if terms.get("rates") or terms.get("incidents") or terms.get("patrol_visit_fee") is not None:
+            usage.setdefault(str(row["client_id"]), []).append(
+                (str(row["contract_id"]), row["start_date"], row["end_date"]))
+    out = []
+    for finding in findings:
+        if finding.get("contract_id") is not None:
+            out.append(finding)
+            continue
+        mine = usage.get(str(finding.get("client_id")), [])
+        day = finding.get("service_date")
+        active = {cid for cid, start, end in mine if day is not None and start <= day <= end}
+        out.append({**finding, "candidate_contracts": active or {cid for cid, _, _ in mine}})
+    return out
 
 
 def open_blocking_findings(conn: psycopg2.extensions.connection) -> list[dict]:
@@ -123,11 +132,7 @@ def _would_bill(draft: DraftInvoice, finding: dict) -> bool:
     """Whether the invoice covering a finding's record is the one that would bill it."""
     if finding.get("contract_id") is not None or draft.kind != "arrears":
         return True
-    usage = _USAGE_CONTRACTS.get(str(finding.get("client_id")), [])
-    day = finding.get("service_date")
-    candidates = {cid for cid, start, end in usage if day is not None and start <= day <= end}
-    if not candidates:
-        candidates = {cid for cid, _, _ in usage}
+    candidates = finding.get("candidate_contracts")
     return not candidates or bool(candidates & set(draft.contract_ids))
 
 
@@ -177,7 +182,7 @@ def issue_invoices(conn: psycopg2.extensions.connection, through: date) -> Issue
     summary = IssueSummary()
     inputs = load_rating_inputs(conn)
     drafts = draft_invoices(inputs, through)
-    findings = open_blocking_findings(conn)
+    findings = with_candidate_contracts(open_blocking_findings(conn), inputs.contracts)
     with conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('vigil.issue_invoices'))")
         cur.execute("select invoice_key, invoice_id, status from billing.invoices")
