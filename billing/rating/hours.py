@@ -112,8 +112,10 @@ def prepare_shifts(ctx: Context, shifts: pl.DataFrame) -> tuple[pl.DataFrame, pl
     # Overlap between two shifts of one guard is billed once: each shift starts no earlier
     # than the latest end of the guard's shifts before it (time order, ties by shift id).
     s = s.with_columns(guard_key=pl.coalesce("guard_id", pl.lit("shift:") + pl.col("source_ref")))
-    s = s.sort("guard_key", "s", "shift_id", "source_ref")
-    s = s.with_columns(_prev=pl.col("e").cum_max().shift(1).over("guard_key"))
+    # Guards only need to be contiguous: sort on a category code of guard_key, not its text.
+    s = s.with_columns(_g=pl.col("guard_key").cast(pl.Categorical).to_physical())
+    s = s.sort("_g", "s", "shift_id", "source_ref")
+    s = s.with_columns(_prev=pl.col("e").cum_max().shift(1).over("_g"))
     s = s.with_columns(s=pl.max_horizontal("s", pl.col("_prev").fill_null(pl.col("s")))).filter(
         pl.col("e") > pl.col("s")
     )
@@ -185,9 +187,8 @@ def _events_frame(ctx: Context) -> pl.DataFrame:
 def split_pieces(ctx: Context, s: pl.DataFrame) -> pl.DataFrame:
     """Shift intervals cut at site-local midnights, contract-zone midnights and event edges."""
     events = _events_frame(ctx)
+    # Cut points strictly inside a shift (midnights, event edges); most shifts have none.
     cuts = [
-        s.select("sid", pl.col("s").alias("t")),
-        s.select("sid", pl.col("e").alias("t")),
         _midnight_cuts(s, "tz", "d0"),
         _midnight_cuts(s, "ctz", "cd0"),
     ]
@@ -199,9 +200,21 @@ def split_pieces(ctx: Context, s: pl.DataFrame) -> pl.DataFrame:
                     "sid", pl.col(col).alias("t")
                 )
             )
-    pts = pl.concat([c.with_columns(pl.col("sid").cast(pl.UInt32), pl.col("t").cast(UTC_DT)) for c in cuts])
-    pts = pts.unique().sort("sid", "t").with_columns(end=pl.col("t").shift(-1).over("sid")).drop_nulls("end")
-    p = pts.rename({"t": "start"}).join(s.drop("minutes"), on="sid")
+    inner = pl.concat([c.select(pl.col("sid").cast(pl.UInt32), pl.col("t").cast(UTC_DT)) for c in cuts]).unique()
+    starts = s.select(pl.col("sid").cast(pl.UInt32), pl.col("s").cast(UTC_DT).alias("t"))
+    pts = pl.concat([starts, inner]).sort("sid", "t") if inner.height else starts
+    # A piece ends at the next cut of its shift, the last one at the shift's end. `sid` is
+    # the row number of `s` (prepare_shifts), so a shift's columns are a gather, not a join.
+    rows = pl.int_range(0, s.height, dtype=pl.UInt32, eager=True)
+    if not s["sid"].cast(pl.UInt32).equals(rows):
+        raise ValueError("split_pieces expects sid to be the row number of the shifts frame")
+    same = pl.col("sid").shift(-1) == pl.col("sid")
+    e = s["e"].cast(UTC_DT)
+    pts = pts.with_columns(end=pl.when(same).then(pl.col("t").shift(-1)).otherwise(e.gather(pts["sid"])))
+    p = pl.concat(
+        [pts.select("sid", pl.col("t").alias("start"), "end"), s.drop("sid", "minutes").gather(pts["sid"])],
+        how="horizontal",
+    )
     p = p.with_columns(minutes=minutes_between("start", "end")).filter(pl.col("minutes") > 0)
     p = local_date(p, "start", "tz", "site_date")
     p = local_date(p, "start", "ctz", "c_date")
