@@ -261,7 +261,7 @@ def run_dbt(params, tmp_dir: Path, *args: str):
             "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(tmp_dir / "target"),
             "--log-path", str(tmp_dir / "logs"),
-            "--threads", "4",
+            "--threads", "1",
         ])
 
 
