@@ -23,7 +23,11 @@ def _definitions():
 
 
 def _ingest_config(inbox: Path) -> dict:
-    return {"ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": []}}}}
+    """Run config: the inbox to ingest, and a console that shows steps, not every event."""
+    return {
+        "ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": []}}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
 
 
 def _execute(job_name: str, run_config: dict, tags: dict[str, str]) -> str:
