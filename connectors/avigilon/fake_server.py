@@ -6,7 +6,7 @@
 `result.session`; later calls must carry it in `x-avg-session` (or `?session=`).
 `GET /events/search` answers TIME_RANGE queries per server in pages of `limit` with a
 base64 `token` for `queryType=CONTINUE`; `GET /cameras` and `GET /alarms` list the rest.
-Faults (429/503) come from connectors.genetec.fake_server.LocalServer."""
+Faults (429/503) come from connectors.fake_http.LocalServer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from connectors.genetec.fake_server import ANSWER, LocalServer
+from connectors.fake_http import ANSWER, LocalServer
 
 BASE = "/mt/api/rest/v1"
 

@@ -4,7 +4,7 @@
 It issues bearer tokens from `POST /API/IDP/connect/token` (form `grant_type=password`,
 `client_id=GrantValidatorClient`) that expire after `token_lifetime` seconds, answers
 `GET /api/rest/v1/{cameras,alarms,events}?page=&size=` with `{"array": [...]}` pages
-counted from 0, and can inject 429/503 answers (connectors.genetec.fake_server.LocalServer)."""
+counted from 0, and can inject 429/503 answers (connectors.fake_http.LocalServer)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from connectors.genetec.fake_server import ANSWER, LocalServer
+from connectors.fake_http import ANSWER, LocalServer
 
 REST = "/api/rest/v1"
 
