@@ -30,9 +30,11 @@ incident_pairs as (
 
     from incidents as generic
     inner join incidents as vendor
-        on vendor.upstream_ref = generic.upstream_ref
-        and vendor.source <> 'incidents'
-    where generic.source = 'incidents'
+        on
+            generic.upstream_ref = vendor.upstream_ref
+            and vendor.source <> 'incidents'
+    where
+        generic.source = 'incidents'
         and generic.upstream_ref is not null
     order by generic.source_ref, vendor.source_ref
 
@@ -47,13 +49,15 @@ device_pairs as (
 
     from devices as generic
     inner join devices as vendor
-        on vendor.source = generic.upstream_source
-        and vendor.source <> 'devices'
-        and (
-            lower(vendor.device_id) = lower(generic.upstream_id)
-            or lower(vendor.vendor_ref) = lower(generic.upstream_id)
-        )
-    where generic.source = 'devices'
+        on
+            generic.upstream_source = vendor.source
+            and vendor.source <> 'devices'
+            and (
+                lower(vendor.device_id) = lower(generic.upstream_id)
+                or lower(vendor.vendor_ref) = lower(generic.upstream_id)
+            )
+    where
+        generic.source = 'devices'
         and generic.upstream_id is not null
     order by generic.source_ref, vendor.source_ref
 

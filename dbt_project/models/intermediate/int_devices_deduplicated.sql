@@ -18,4 +18,7 @@ dropped as (
 
 select devices.*
 from devices
-where not exists (select 1 from dropped where dropped.dropped_source_ref = devices.source_ref)
+where not exists (
+    select 1 from dropped
+    where dropped.dropped_source_ref = devices.source_ref
+)

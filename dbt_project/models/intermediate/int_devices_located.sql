@@ -18,4 +18,4 @@ select
     sites.client_id
 
 from devices
-inner join sites on sites.site_id = devices.site_id
+inner join sites on devices.site_id = sites.site_id

@@ -18,4 +18,7 @@ dropped as (
 
 select incidents.*
 from incidents
-where not exists (select 1 from dropped where dropped.dropped_source_ref = incidents.source_ref)
+where not exists (
+    select 1 from dropped
+    where dropped.dropped_source_ref = incidents.source_ref
+)

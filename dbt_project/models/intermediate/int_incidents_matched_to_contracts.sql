@@ -31,7 +31,7 @@ located as (
         (incidents.response_started_at at time zone sites.timezone)::date as service_date
 
     from incidents
-    inner join sites on sites.site_id = incidents.site_id
+    inner join sites on incidents.site_id = sites.site_id
 
 ),
 
@@ -44,8 +44,9 @@ candidates as (
 
     from located
     inner join contracts
-        on contracts.client_id = located.client_id
-        and located.service_date between contracts.start_date and contracts.end_date
+        on
+            located.client_id = contracts.client_id
+            and located.service_date between contracts.start_date and contracts.end_date
 
 ),
 
@@ -57,7 +58,7 @@ matches as (
 
 select
     located.*,
-{{ contract_match_columns('matches') }}
+    {{ contract_match_columns('matches') }}
 
 from located
-left join matches on matches.source_ref = located.source_ref
+left join matches on located.source_ref = matches.source_ref

@@ -15,34 +15,34 @@ sites as (
 
 ),
 {% for record in record_types %}
-{{ record.type }}_versions as (
+    {{ record.type }}_versions as (
 
-    {% if record.deduplicated %}select * from {{ ref(record.model) }}{% else %}{{ selected_versions(ref(record.model)) }}{% endif %}
+        {% if record.deduplicated %}select * from {{ ref(record.model) }}{% else %}{{ selected_versions(ref(record.model)) }}{% endif %}
 
-),
+    ),
 
-{{ record.type }}_records as (
+    {{ record.type }}_records as (
 
-    select
-        '{{ record.type }}' as record_type,
-        source,
-        {{ record.id }} as record_id,
-        source_ref,
-        site_id,
-        {{ record.occurred_at }} as occurred_at,
-        source_file,
-        source_line,
-        ingested_at
+        select
+            '{{ record.type }}' as record_type,
+            source,
+            {{ record.id }} as record_id,
+            source_ref,
+            site_id,
+            {{ record.occurred_at }} as occurred_at,
+            source_file,
+            source_line,
+            ingested_at
 
-    from {{ record.type }}_versions
+        from {{ record.type }}_versions
 
-),
+    ),
 {% endfor %}
 unioned as (
-{% for record in record_types %}
-    select * from {{ record.type }}_records
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+    {% for record in record_types %}
+        select * from {{ record.type }}_records
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 )
 
@@ -51,4 +51,7 @@ select
     'unknown_site' as reason
 
 from unioned
-where not exists (select 1 from sites where sites.site_id = unioned.site_id)
+where not exists (
+    select 1 from sites
+    where sites.site_id = unioned.site_id
+)

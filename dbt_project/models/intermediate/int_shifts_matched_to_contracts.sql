@@ -37,7 +37,7 @@ located as (
         coalesce(shifts.check_out_at > shifts.check_in_at, false) as has_valid_interval
 
     from shifts
-    inner join sites on sites.site_id = shifts.site_id
+    inner join sites on shifts.site_id = sites.site_id
 
 ),
 
@@ -63,14 +63,17 @@ candidates as (
 
     from located
     inner join contracts
-        on contracts.client_id = located.client_id
-        and located.service_date between contracts.start_date and contracts.end_date
+        on
+            located.client_id = contracts.client_id
+            and located.service_date between contracts.start_date and contracts.end_date
     left join rates
-        on rates.contract_id = contracts.contract_id
-        and rates.service_type = located.service_type
-        and (rates.site_id = located.site_id or rates.site_id is null)
-        and (rates.effective_from is null or rates.effective_from <= located.service_date)
-    group by located.source_ref, located.site_id, located.service_type,
+        on
+            contracts.contract_id = rates.contract_id
+            and located.service_type = rates.service_type
+            and (located.site_id = rates.site_id or rates.site_id is null)
+            and (rates.effective_from is null or located.service_date >= rates.effective_from)
+    group by
+        located.source_ref, located.site_id, located.service_type,
         contracts.contract_id, contracts.patrol_visit_fee
 
 ),
@@ -85,10 +88,10 @@ matched as (
 
     select
         located.*,
-{{ contract_match_columns('matches') }}
+        {{ contract_match_columns('matches') }}
 
     from located
-    left join matches on matches.source_ref = located.source_ref
+    left join matches on located.source_ref = matches.source_ref
 
 ),
 
@@ -106,7 +109,7 @@ with_terms as (
         ) as has_valid_schedule
 
     from matched
-    left join contracts on contracts.contract_id = matched.contract_id
+    left join contracts on matched.contract_id = contracts.contract_id
 
 ),
 
@@ -115,14 +118,14 @@ billed as (
     select
         with_terms.*,
         case
-            when not has_valid_interval then null
-            when basis = 'scheduled' and has_valid_schedule
+            when not with_terms.has_valid_interval then null
+            when with_terms.basis = 'scheduled' and with_terms.has_valid_schedule
                 then {{ round_to_increment('scheduled_start_at', 'site_timezone', 'increment_minutes') }}
             else {{ round_to_increment('check_in_at', 'site_timezone', 'increment_minutes') }}
         end as billed_start_at,
         case
-            when not has_valid_interval then null
-            when basis = 'scheduled' and has_valid_schedule
+            when not with_terms.has_valid_interval then null
+            when with_terms.basis = 'scheduled' and with_terms.has_valid_schedule
                 then {{ round_to_increment('scheduled_end_at', 'site_timezone', 'increment_minutes') }}
             else {{ round_to_increment('check_out_at', 'site_timezone', 'increment_minutes') }}
         end as billed_end_at

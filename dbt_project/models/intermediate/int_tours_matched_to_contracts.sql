@@ -30,7 +30,7 @@ located as (
         (tours.started_at at time zone sites.timezone)::date as service_date
 
     from tours
-    inner join sites on sites.site_id = tours.site_id
+    inner join sites on tours.site_id = sites.site_id
 
 ),
 
@@ -43,8 +43,9 @@ candidates as (
 
     from located
     inner join contracts
-        on contracts.client_id = located.client_id
-        and located.service_date between contracts.start_date and contracts.end_date
+        on
+            located.client_id = contracts.client_id
+            and located.service_date between contracts.start_date and contracts.end_date
 
 ),
 
@@ -56,7 +57,7 @@ matches as (
 
 select
     located.*,
-{{ contract_match_columns('matches') }}
+    {{ contract_match_columns('matches') }}
 
 from located
-left join matches on matches.source_ref = located.source_ref
+left join matches on located.source_ref = matches.source_ref

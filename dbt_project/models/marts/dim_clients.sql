@@ -14,7 +14,7 @@ select
     preferred_channel,
     autopay,
     payment_method,
-    "grouping",
+    grouping,
     currency
 
 from clients

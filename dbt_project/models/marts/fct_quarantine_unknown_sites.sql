@@ -10,7 +10,6 @@ records as (
 )
 
 select
-    record_type || '|' || source_ref as quarantine_key,
     record_type,
     source,
     record_id,
@@ -20,6 +19,7 @@ select
     reason,
     source_file,
     source_line,
-    ingested_at
+    ingested_at,
+    record_type || '|' || source_ref as quarantine_key
 
 from records

@@ -16,19 +16,19 @@
 with
 
 unioned as (
-{% for family in families %}
-    select
-        type::text as type,
-        client_id::text as client_id,
-        site_id::text as site_id,
-        contract_id::text as contract_id,
-        service_date::date as service_date,
-        evidence::text[] as evidence,
-        message::text as message
+    {% for family in families %}
+        select
+            type::text as type,
+            client_id::text as client_id,
+            site_id::text as site_id,
+            contract_id::text as contract_id,
+            service_date::date as service_date,
+            evidence::text[] as evidence,
+            message::text as message
 
-    from {{ ref(family) }}
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+        from {{ ref(family) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
@@ -65,4 +65,4 @@ select
     reviews.review_note
 
 from identified
-left join reviews on reviews.finding_id = identified.finding_id
+left join reviews on identified.finding_id = reviews.finding_id

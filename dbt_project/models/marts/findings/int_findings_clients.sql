@@ -15,9 +15,12 @@ select
     null::text as contract_id,
     null::date as service_date,
     array[source_ref] as evidence,
-    format('Client %s has autopay: true but no payment_method; its invoices cannot be charged automatically.',
-        client_id) as message
+    format(
+        'Client %s has autopay: true but no payment_method; its invoices cannot be charged automatically.',
+        client_id
+    ) as message
 
 from clients
-where autopay
+where
+    autopay
     and payment_method is null

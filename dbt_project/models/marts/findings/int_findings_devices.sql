@@ -61,21 +61,25 @@ contract_days as (
         per_device.contract_id,
         per_device.start_date,
         per_device.end_date,
+        per_device.billing_cycle,
         case per_device.billing_cycle
             when 'daily' then day.d
             when 'weekly' then date_trunc('week', day.d)::date
-            when 'biweekly' then per_device.cycle_anchor
-                + 14 * floor((day.d - per_device.cycle_anchor) / 14.0)::integer
+            when 'biweekly'
+                then
+                    per_device.cycle_anchor
+                    + 14 * floor((day.d - per_device.cycle_anchor) / 14.0)::integer
             else date_trunc('month', day.d)::date
-        end as cycle_start,
-        per_device.billing_cycle
+        end as cycle_start
 
     from per_device
     cross join feed
     cross join lateral (
         select series.day::date as d
-        from generate_series(per_device.start_date::timestamp,
-            least(per_device.end_date, feed.last_day)::timestamp, interval '1 day') as series (day)
+        from generate_series(
+            per_device.start_date::timestamp,
+            least(per_device.end_date, feed.last_day)::timestamp, interval '1 day'
+        ) as series (day)
     ) as day
 
 ),
@@ -104,7 +108,8 @@ judged_cycles as (
     select cycles.*
     from cycles
     cross join feed
-    where feed.first_day <= cycles.active_start
+    where
+        feed.first_day <= cycles.active_start
         and feed.last_day > cycles.active_end
 
 ),
@@ -126,13 +131,15 @@ billed_devices as (
         judged_cycles.active_end
 
     from {{ ref('int_devices_located') }} as devices
-    inner join {{ ref('stg_inbox__sites') }} as sites on sites.site_id = devices.site_id
+    inner join {{ ref('stg_inbox__sites') }} as sites on devices.site_id = sites.site_id
     inner join per_device
-        on per_device.client_id = devices.client_id
-        and per_device.device_type = devices.device_type
-        and (per_device.site_id is null or per_device.site_id = devices.site_id)
-    inner join judged_cycles on judged_cycles.contract_id = per_device.contract_id
-    where devices.active_from <= judged_cycles.active_start
+        on
+            devices.client_id = per_device.client_id
+            and devices.device_type = per_device.device_type
+            and (per_device.site_id is null or devices.site_id = per_device.site_id)
+    inner join judged_cycles on per_device.contract_id = judged_cycles.contract_id
+    where
+        devices.active_from <= judged_cycles.active_start
         and (devices.active_to is null or devices.active_to >= judged_cycles.active_start)
 
 )
@@ -145,29 +152,34 @@ select
     billed_devices.active_start as service_date,
     array(
         select ref
-        from unnest(array[
-            billed_devices.source_ref,
-            format('cycle:%s/%s', billed_devices.contract_id, billed_devices.active_start)
-        ]) as ref
+        from
+            unnest(array[
+                billed_devices.source_ref,
+                format('cycle:%s/%s', billed_devices.contract_id, billed_devices.active_start)
+            ]) as ref
         order by ref
     ) as evidence,
-    format('Device %s (%s at %s) is billed for monitoring by contract %s for the cycle %s..%s but reported no event all cycle.',
+    format(
+        'Device %s (%s at %s) is billed for monitoring by contract %s for the cycle %s..%s but reported no event all cycle.',
         billed_devices.source_ref,
         billed_devices.device_type,
         billed_devices.site_id,
         billed_devices.contract_id,
         billed_devices.active_start,
-        billed_devices.active_end) as message
+        billed_devices.active_end
+    ) as message
 
 from billed_devices
 where not exists (
     select 1
     from events
     where (
-            (events.source = billed_devices.source and events.device_id = billed_devices.device_id)
-            or (events.source = billed_devices.upstream_source
-                and lower(events.device_id) = lower(billed_devices.upstream_id))
+        (events.source = billed_devices.source and events.device_id = billed_devices.device_id)
+        or (
+            events.source = billed_devices.upstream_source
+            and lower(events.device_id) = lower(billed_devices.upstream_id)
         )
-        and (events.occurred_at at time zone billed_devices.site_timezone)::date
-            between billed_devices.active_start and billed_devices.active_end
+    )
+    and (events.occurred_at at time zone billed_devices.site_timezone)::date
+    between billed_devices.active_start and billed_devices.active_end
 )

@@ -10,7 +10,8 @@ events as (
 
     select *
     from {{ ref('stg_inbox__device_events') }}
-    where is_latest_version
+    where
+        is_latest_version
         and extra ->> 'ambiguous_local_time' = 'true'
 
 ),
@@ -29,12 +30,14 @@ select
     (events.occurred_at at time zone coalesce(sites.timezone, events.extra ->> 'site_timezone', 'UTC'))::date
         as service_date,
     array[events.source_ref] as evidence,
-    format('Event %s (%s) at site-local time %s (%s) is ambiguous: that hour occurs twice at the DST fall-back; the earlier instant, %s UTC, was taken.',
+    format(
+        'Event %s (%s) at site-local time %s (%s) is ambiguous: that hour occurs twice at the DST fall-back; the earlier instant, %s UTC, was taken.',
         events.source_ref,
         events.event_type,
         coalesce(events.extra ->> 'local_time', '?'),
         coalesce(sites.timezone, events.extra ->> 'site_timezone', '?'),
-        to_char(events.occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS')) as message
+        to_char(events.occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+    ) as message
 
 from events
-left join sites on sites.site_id = events.site_id
+left join sites on events.site_id = sites.site_id

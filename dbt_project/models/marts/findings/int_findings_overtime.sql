@@ -49,7 +49,7 @@ billed as (
         policies.workweek_isodow
 
     from {{ ref('int_shifts_matched_to_contracts') }} as shifts
-    inner join policies on policies.contract_id = shifts.contract_id
+    inner join policies on shifts.contract_id = policies.contract_id
     where shifts.billed_end_at > shifts.billed_start_at
 
 ),
@@ -60,7 +60,8 @@ segments as (
     select
         billed.*,
         day.local_date,
-        extract(epoch from
+        extract(
+            epoch from
             least(billed.billed_end_at, (day.local_date + 1)::timestamp at time zone billed.contract_timezone)
             - greatest(billed.billed_start_at, day.local_date::timestamp at time zone billed.contract_timezone)
         ) / 60 as segment_minutes,
@@ -101,8 +102,10 @@ daily_part as (
 
     select
         *,
-        case when policy in ('daily', 'daily_and_weekly', 'california')
-            then greatest(day_minutes - daily_minutes, 0) else 0
+        case
+            when policy in ('daily', 'daily_and_weekly', 'california')
+                then greatest(day_minutes - daily_minutes, 0)
+            else 0
         end as daily_overtime
 
     from guard_days
@@ -127,9 +130,11 @@ overtime_days as (
     select
         *,
         daily_overtime
-        + case when policy in ('weekly', 'daily_and_weekly', 'california')
-            then greatest(regular_through_day - weekly_minutes, 0)
-                - greatest(regular_through_day - (day_minutes - daily_overtime) - weekly_minutes, 0)
+        + case
+            when policy in ('weekly', 'daily_and_weekly', 'california')
+                then
+                    greatest(regular_through_day - weekly_minutes, 0)
+                    - greatest(regular_through_day - (day_minutes - daily_overtime) - weekly_minutes, 0)
             else 0
         end as overtime_minutes
 
@@ -151,10 +156,12 @@ attributed as (
 
     from segments
     inner join overtime_days
-        on overtime_days.guard_id = segments.guard_id
-        and overtime_days.contract_id = segments.contract_id
-        and overtime_days.local_date = segments.local_date
-    where segments.segment_minutes > 0
+        on
+            segments.guard_id = overtime_days.guard_id
+            and segments.contract_id = overtime_days.contract_id
+            and segments.local_date = overtime_days.local_date
+    where
+        segments.segment_minutes > 0
         and overtime_days.overtime_minutes > 0
 
 ),
@@ -193,7 +200,9 @@ site_days as (
 
 incident_days as (
 
-    select distinct site_id, service_date
+    select distinct
+        site_id,
+        service_date
     from {{ ref('int_incidents_matched_to_contracts') }}
 
 )
@@ -205,18 +214,21 @@ select
     site_days.contract_id,
     site_days.local_date as service_date,
     site_days.evidence,
-    format('Guard %s billed %s h of overtime at %s on %s (contract %s, overtime policy %s) and no incident was recorded at the site that day.',
+    format(
+        'Guard %s billed %s h of overtime at %s on %s (contract %s, overtime policy %s) and no incident was recorded at the site that day.',
         site_days.guard_id,
         round(site_days.overtime_minutes::numeric / 60, 2),
         site_days.site_id,
         site_days.local_date,
         site_days.contract_id,
-        site_days.policy) as message
+        site_days.policy
+    ) as message
 
 from site_days
 where not exists (
     select 1
     from incident_days
-    where incident_days.site_id = site_days.site_id
+    where
+        incident_days.site_id = site_days.site_id
         and incident_days.service_date = site_days.local_date
 )

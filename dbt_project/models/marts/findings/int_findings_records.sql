@@ -20,31 +20,41 @@ sites as (
 -- the contract that bills the record's version in use, where one matches
 matched as (
 
-    select 'shift' as record_label, source_ref, contract_id
+    select
+        'shift' as record_label,
+        source_ref,
+        contract_id
     from {{ ref('int_shifts_matched_to_contracts') }}
     union all
-    select 'incident', source_ref, contract_id
+    select
+        'incident' as record_label,
+        source_ref,
+        contract_id
     from {{ ref('int_incidents_matched_to_contracts') }}
     union all
-    select 'patrol tour', source_ref, contract_id
+    select
+        'patrol tour' as record_label,
+        source_ref,
+        contract_id
     from {{ ref('int_tours_matched_to_contracts') }}
 
 ),
 
 versioned as (
-{% for label, model, occurred_at in record_models %}
-    select
-        '{{ label }}' as record_label,
-        source_ref,
-        site_id,
-        {{ occurred_at }} as occurred_at,
-        version_count
+    {% for label, model, occurred_at in record_models %}
+        select
+            '{{ label }}' as record_label,
+            source_ref,
+            site_id,
+            {{ occurred_at }} as occurred_at,
+            version_count
 
-    from {{ ref(model) }}
-    where version_count > 1
-        and is_latest_version
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+        from {{ ref(model) }}
+        where
+            version_count > 1
+            and is_latest_version
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 )
 
@@ -55,14 +65,17 @@ select
     matched.contract_id,
     (versioned.occurred_at at time zone coalesce(sites.timezone, 'UTC'))::date as service_date,
     array[versioned.source_ref] as evidence,
-    format('The %s %s was delivered in %s versions with different content; the latest is used until reviewed (billed_as_is bills the first).',
-        versioned.record_label, versioned.source_ref, versioned.version_count) as message
+    format(
+        'The %s %s was delivered in %s versions with different content; the latest is used until reviewed (billed_as_is bills the first).',
+        versioned.record_label, versioned.source_ref, versioned.version_count
+    ) as message
 
 from versioned
-left join sites on sites.site_id = versioned.site_id
+left join sites on versioned.site_id = sites.site_id
 left join matched
-    on matched.record_label = versioned.record_label
-    and matched.source_ref = versioned.source_ref
+    on
+        versioned.record_label = matched.record_label
+        and versioned.source_ref = matched.source_ref
 -- a generic copy of a vendor record is not billed at all (int_cross_feed_duplicates)
 where not exists (
     select 1

@@ -23,8 +23,9 @@ incidents as (
             as response_end_at
 
     from {{ ref('int_incidents_matched_to_contracts') }} as incidents
-    inner join {{ ref('stg_inbox__contracts') }} as contracts on contracts.contract_id = incidents.contract_id
-    where incidents.responder_guard_id is not null
+    inner join {{ ref('stg_inbox__contracts') }} as contracts on incidents.contract_id = contracts.contract_id
+    where
+        incidents.responder_guard_id is not null
         and incidents.response_ended_at > incidents.response_started_at
 
 ),
@@ -33,7 +34,8 @@ shifts as (
 
     select *
     from {{ ref('int_shifts_matched_to_contracts') }}
-    where contract_id is not null
+    where
+        contract_id is not null
         and billed_end_at > billed_start_at
 
 ),
@@ -44,17 +46,19 @@ covered as (
         incidents.source_ref,
         array_agg(shifts.source_ref order by shifts.source_ref) filter (where shifts.source_ref is not null)
             as shift_refs,
-        coalesce(sum(extract(epoch from
+        coalesce(sum(extract(
+            epoch from
             least(shifts.billed_end_at, incidents.response_end_at)
             - greatest(shifts.billed_start_at, incidents.response_start_at)
         ) / 60), 0) as covered_minutes
 
     from incidents
     left join shifts
-        on shifts.guard_id = incidents.responder_guard_id
-        and shifts.site_id = incidents.site_id
-        and shifts.billed_start_at < incidents.response_end_at
-        and shifts.billed_end_at > incidents.response_start_at
+        on
+            incidents.responder_guard_id = shifts.guard_id
+            and incidents.site_id = shifts.site_id
+            and incidents.response_end_at > shifts.billed_start_at
+            and incidents.response_start_at < shifts.billed_end_at
     group by incidents.source_ref
 
 ),
@@ -72,7 +76,7 @@ judged as (
         ) as outside_minutes
 
     from incidents
-    inner join covered on covered.source_ref = incidents.source_ref
+    inner join covered on incidents.source_ref = covered.source_ref
     where incidents.response_end_at > incidents.response_start_at
 
 )
@@ -85,20 +89,25 @@ select
     service_date,
     array(
         select ref from unnest(array[source_ref] || coalesce(shift_refs, array[]::text[])) as ref
-        group by ref order by ref
+        group by ref
+        order by ref
     ) as evidence,
     case
-        when shift_refs is null then format(
-            'Incident %s at %s on %s: responder %s responded %s min (%s - %s site time) with no billed shift at the site around the response.',
-            source_ref, site_id, service_date, responder_guard_id, round(response_minutes::numeric),
-            to_char(response_start_at at time zone site_timezone, 'HH24:MI'),
-            to_char(response_end_at at time zone site_timezone, 'HH24:MI'))
+        when shift_refs is null
+            then format(
+                'Incident %s at %s on %s: responder %s responded %s min (%s - %s site time) with no billed shift at the site around the response.',
+                source_ref, site_id, service_date, responder_guard_id, round(response_minutes::numeric),
+                to_char(response_start_at at time zone site_timezone, 'HH24:MI'),
+                to_char(response_end_at at time zone site_timezone, 'HH24:MI')
+            )
         else format(
             'Incident %s at %s on %s: %s of the %s response minutes of responder %s lie outside the guard''s billed shifts (%s); more than %s min.',
             source_ref, site_id, service_date, round(outside_minutes::numeric), round(response_minutes::numeric),
-            responder_guard_id, array_to_string(shift_refs, ', '), {{ gap_minutes }})
+            responder_guard_id, array_to_string(shift_refs, ', '), {{ gap_minutes }}
+        )
     end as message
 
 from judged
-where shift_refs is null
+where
+    shift_refs is null
     or outside_minutes > {{ gap_minutes }}

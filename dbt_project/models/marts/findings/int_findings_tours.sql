@@ -12,10 +12,15 @@ missed_checkpoints as (
 
     select
         'missed_checkpoints' as type,
-        client_id, site_id, contract_id, service_date,
+        client_id,
+        site_id,
+        contract_id,
+        service_date,
         array[source_ref] as evidence,
-        format('Tour %s of guard %s at %s scanned %s of %s required checkpoints; it is not billed.',
-            source_ref, guard_id, site_id, checkpoints_scanned, checkpoints_required) as message
+        format(
+            'Tour %s of guard %s at %s scanned %s of %s required checkpoints; it is not billed.',
+            source_ref, guard_id, site_id, checkpoints_scanned, checkpoints_required
+        ) as message
 
     from tours
     where checkpoints_scanned < checkpoints_required
@@ -30,18 +35,26 @@ contract_match as (
             when 'ambiguous' then 'ambiguous_contract'
             when 'outside_contract' then 'service_outside_contract'
         end as type,
-        client_id, site_id, contract_id, service_date,
+        client_id,
+        site_id,
+        contract_id,
+        service_date,
         array[source_ref] as evidence,
         case match_status
-            when 'unpriced' then format(
-                'Tour %s at %s on %s: no contract of client %s active that day has a patrol visit fee; it is not billed.',
-                source_ref, site_id, service_date, client_id)
-            when 'ambiguous' then format(
-                'Tour %s at %s on %s is priced by several contracts (%s); it is not billed until one is chosen.',
-                source_ref, site_id, service_date, array_to_string(candidate_contract_ids, ', '))
+            when 'unpriced'
+                then format(
+                    'Tour %s at %s on %s: no contract of client %s active that day has a patrol visit fee; it is not billed.',
+                    source_ref, site_id, service_date, client_id
+                )
+            when 'ambiguous'
+                then format(
+                    'Tour %s at %s on %s is priced by several contracts (%s); it is not billed until one is chosen.',
+                    source_ref, site_id, service_date, array_to_string(candidate_contract_ids, ', ')
+                )
             else format(
                 'Tour %s at %s on %s falls outside every contract of client %s; it is not billed.',
-                source_ref, site_id, service_date, client_id)
+                source_ref, site_id, service_date, client_id
+            )
         end as message
 
     from tours

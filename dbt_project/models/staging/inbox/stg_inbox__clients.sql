@@ -21,7 +21,7 @@ renamed as (
         coalesce(documents.document -> 'client' ->> 'preferred_channel', 'email') as preferred_channel,
         coalesce((documents.document -> 'client' ->> 'autopay')::boolean, false) as autopay,
         nullif(documents.document -> 'client' ->> 'payment_method', '') as payment_method,
-        coalesce(documents.document -> 'client' ->> 'grouping', 'consolidated') as "grouping",
+        coalesce(documents.document -> 'client' ->> 'grouping', 'consolidated') as grouping,
         coalesce(documents.document -> 'client' ->> 'currency', 'USD') as currency,
 
         ---- lineage

@@ -10,7 +10,9 @@ documents as (
 
 first_sites as (
 
-    select client_id, timezone
+    select
+        client_id,
+        timezone
     from {{ ref('stg_inbox__sites') }}
     where site_position = 1
 
@@ -38,7 +40,7 @@ ranked as (
         *,
         row_number() over (
             partition by terms ->> 'id'
-            order by ingested_at desc, document_id desc, contract_position
+            order by ingested_at desc, document_id desc, contract_position asc
         ) as declaration_rank
 
     from declared
@@ -75,7 +77,7 @@ renamed as (
         ranked.terms
 
     from ranked
-    left join first_sites on first_sites.client_id = ranked.client_id
+    left join first_sites on ranked.client_id = first_sites.client_id
     where ranked.declaration_rank = 1
 
 )

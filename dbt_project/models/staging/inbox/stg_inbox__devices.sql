@@ -20,10 +20,14 @@ renamed as (
         device_type,
         vendor_ref,
         -- a generic device's link to the vendor row it duplicates: `<vendor source>:<vendor device id>`
-        case when source = 'devices' and strpos(vendor_ref, ':') > 1
-            then split_part(vendor_ref, ':', 1) end as upstream_source,
-        case when source = 'devices' and strpos(vendor_ref, ':') > 1
-            then substr(vendor_ref, strpos(vendor_ref, ':') + 1) end as upstream_id,
+        case
+            when source = 'devices' and strpos(vendor_ref, ':') > 1
+                then split_part(vendor_ref, ':', 1)
+        end as upstream_source,
+        case
+            when source = 'devices' and strpos(vendor_ref, ':') > 1
+                then substr(vendor_ref, strpos(vendor_ref, ':') + 1)
+        end as upstream_id,
 
         ---- dates
         active_from,
@@ -34,7 +38,7 @@ renamed as (
         source_line,
         content_hash,
         ingested_at,
-{{ record_version_columns() }}
+        {{ record_version_columns() }}
 
     from source
 

@@ -33,7 +33,7 @@ renamed as (
         source_line,
         content_hash,
         ingested_at,
-{{ record_version_columns() }}
+        {{ record_version_columns() }}
 
     from source
 

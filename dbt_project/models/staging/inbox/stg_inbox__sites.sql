@@ -30,7 +30,7 @@ ranked as (
         *,
         row_number() over (
             partition by site ->> 'id'
-            order by ingested_at desc, document_id desc, site_position
+            order by ingested_at desc, document_id desc, site_position asc
         ) as declaration_rank
 
     from declared

@@ -35,7 +35,7 @@ renamed as (
         source.ingested_at
 
     from source
-    inner join latest_file on latest_file.file_sha256 = source.file_sha256
+    inner join latest_file on source.file_sha256 = latest_file.file_sha256
 
 )
 
