@@ -26,6 +26,7 @@ ui: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python benchmarks/bench_rating.py

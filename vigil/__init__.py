@@ -1,1 +1,1 @@
-"""Vigil platform pieces shared by every layer: state location, database, command line."""
+"""Vigil platform pieces shared by every layer: where state lives, the database and its migrations, local services."""

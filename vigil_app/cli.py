@@ -10,7 +10,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from vigil import config, db, reports, services
+from vigil import config, db, services
+from vigil_app import reports
 
 
 def _date(text: str) -> date:
@@ -39,7 +40,7 @@ def _summary() -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from vigil.pipeline import run_range
+    from vigil_app.pipeline import run_range
 
     run_range(Path(args.inbox), args.date_from, args.through)
     _print_summary(_summary(), args.json)
@@ -47,8 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vigil.demo import VENDOR_FOLDERS, build_demo_inbox
-    from vigil.pipeline import run_range
+    from vigil_app.demo import VENDOR_FOLDERS, build_demo_inbox
+    from vigil_app.pipeline import run_range
 
     inbox = config.paths().home / "demo" / "inbox"
     manifest = build_demo_inbox(inbox, days=args.days, clients=args.clients, seed=args.seed)
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as err:  # noqa: BLE001 - one clear line for the user, not a traceback
-        from vigil.pipeline import PipelineError
+        from vigil_app.pipeline import PipelineError
 
         if isinstance(err, PipelineError | FileNotFoundError | ValueError):
             print(f"vigil: {err}", file=sys.stderr)
