@@ -71,6 +71,7 @@ renamed as (
 
         ---- prices
         (ranked.terms ->> 'patrol_visit_fee')::numeric as patrol_visit_fee,
+        coalesce(jsonb_array_length(ranked.terms -> 'hour_tiers' -> 'tiers') > 0, false) as has_hour_tiers,
         coalesce(ranked.terms -> 'incidents', '{}'::jsonb) as incident_prices,
 
         ---- the whole object
