@@ -27,8 +27,8 @@ import polars as pl
 
 from connectors.avigilon import parser
 from connectors.base import ParseResult
-from connectors.genetec.parser import Mapping, load_mapping
 from connectors.http import AuthError, HttpError, RetryingHttp, Watermark, body_excerpt, iso_ms, json_body, raise_for
+from connectors.vendor_parsing import Mapping, load_mapping
 
 
 class AvigilonClient:

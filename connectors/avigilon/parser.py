@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import ParseResult, Quarantined
-from connectors.genetec.parser import (
+from connectors.vendor_parsing import (
     MAPPING_FILE,
     Mapping,
     RecordError,

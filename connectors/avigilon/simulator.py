@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from connectors.avigilon.parser import ACKNOWLEDGED, CLAIMED, EVENT_TYPES, MAPPING_FILE, SOURCE, TRIGGERED
-from connectors.genetec.simulator import incident_vendor
 
 EVENT_NAMES = {v: k for k, v in EVENT_TYPES.items()}
 ALARM_KINDS = {"alarm_response": ("MOTION_DETECTED", "Motion"), "trespass": ("VIDEO_ANALYTICS", "Loitering / trespass"),
@@ -93,7 +92,7 @@ def _events(world: Any) -> list[dict[str, Any]]:
         rows.append({"thisId": this, "linkedEventId": None, "timestamp": ts(ev.occurred_at), "originatingEventId": this,
                      **_server(world, d.site_id), "type": EVENT_NAMES[ev.event_type], "cameraId": d.vendor_ref})
     for inc in world.incidents:
-        if incident_vendor(world, inc) != SOURCE:
+        if world.incident_vendor(inc) != SOURCE:
             continue
         trigger = inc.alarm_ref
         claim, ack = str(5_000_000 + 2 * int(trigger)), str(5_000_001 + 2 * int(trigger))
@@ -117,7 +116,7 @@ def mapping(world: Any) -> dict[str, Any]:
 
 
 def site_map(world: Any):
-    from connectors.genetec.parser import Mapping
+    from connectors.vendor_parsing import Mapping
 
     m = mapping(world)
     return Mapping(dict(m["sites"]), dict(m["guards"]), fold_case=False)

@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.base import ParseResult
-from connectors.genetec.parser import Mapping, load_mapping, merge
 from connectors.http import AuthError, HttpError, RetryingHttp, Watermark, body_excerpt, json_body, raise_for
 from connectors.milestone import parser
+from connectors.vendor_parsing import Mapping, load_mapping, merge
 
 REST = "/api/rest/v1"
 RENEW_BEFORE = 30.0  # seconds of token life left when it is renewed

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.genetec.simulator import incident_vendor
 from connectors.milestone.parser import CLOSED, EVENT_TYPES, IN_PROGRESS, MAPPING_FILE, SOURCE
 
 NAMESPACE = uuid.UUID("3b8d6c1e-58a4-4b8e-9c1f-2f0e6a7d9b21")
@@ -68,7 +67,7 @@ def display_name(world: Any, guard_id: str | None) -> str:
 def _alarms(world: Any) -> list[dict[str, Any]]:
     rows = []
     for inc in world.incidents:
-        if incident_vendor(world, inc) != SOURCE:
+        if world.incident_vendor(inc) != SOURCE:
             continue
         who = {"displayName": display_name(world, inc.responder_guard_id)}
         state = {"name": "Closed", "level": CLOSED}
@@ -100,7 +99,7 @@ def mapping(world: Any) -> dict[str, Any]:
 
 
 def site_map(world: Any):
-    from connectors.genetec.parser import Mapping
+    from connectors.vendor_parsing import Mapping
 
     m = mapping(world)
     return Mapping({k.lower(): v for k, v in m["sites"].items()}, {k.lower(): v for k, v in m["guards"].items()})

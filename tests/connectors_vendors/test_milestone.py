@@ -118,7 +118,7 @@ def test_simulated_exports_parse_with_planted_records_quarantined(world, tmp_pat
                 if q.file_path == planted["path"] and q.line == planted["line"]]
         assert hits and hits[0].field == planted["field"] and planted["reason"] in hits[0].reason, planted
     assert sum(len(r.quarantined) for r in results.values()) == len(manifest["planted"])
-    expected = {i.alarm_ref: i for i in world.incidents if simulator.incident_vendor(world, i) == "milestone"}
+    expected = {i.alarm_ref: i for i in world.incidents if world.incident_vendor(i) == "milestone"}
     for row in results["incidents"].rows.iter_rows(named=True):
         inc = expected[row["source_ref"].rsplit("/", 1)[1]]
         assert (row["site_id"], row["classification"], row["responder_guard_id"]) == (
