@@ -314,17 +314,19 @@ class Inventory:
         """Remember the rows of this pull (canonical device rows with `record_id`); return rows
         for the devices seen before that this pull no longer lists, retired yesterday. Each
         removal is returned once (the cursor is stored with the rows, so a failed store
-        repeats it); a device listed again is active again."""
+        repeats it); a device listed again is active again. Only what such a row needs is
+        remembered (site, type, install date, vendor id), to keep the cursor small."""
         listed = {r["record_id"] for r in rows}
         gone: list[dict[str, Any]] = []
         for device_id, known in self.devices.items():
             if device_id in listed or known.get("active_to") is not None:
                 continue
             known["active_to"] = (today - timedelta(days=1)).isoformat()
-            gone.append(dict(known["row"], record_id=device_id, active_to=date.fromisoformat(known["active_to"])))
+            gone.append(dict(known["row"], record_id=device_id, active_to=date.fromisoformat(known["active_to"]),
+                             extra=json.dumps({"removed": f"not listed by the pull of {today.isoformat()}"})))
         for row in rows:
             kept = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()
-                    if k in ("site_id", "device_type", "active_from", "vendor_ref", "extra")}
+                    if k in ("site_id", "device_type", "active_from", "vendor_ref")}
             first = self.devices.get(row["record_id"], {}).get("first_seen") or today.isoformat()
             self.devices[row["record_id"]] = {"first_seen": first, "row": kept, "active_to": None}
         return gone
