@@ -15,7 +15,7 @@ device that leaves the configuration is delivered once more with its last active
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -117,7 +117,7 @@ class GenetecClient:
         return self.activity(report_type, start, middle) + self.activity(report_type, middle, end)
 
     # --- pull -------------------------------------------------------------------------------
-    def inventory(self, memory: Inventory, today) -> tuple[ParseResult, parser.Entities]:
+    def inventory(self, memory: Inventory, today: date) -> tuple[ParseResult, parser.Entities]:
         """The whole configuration (the SDK has no change feed for it; unchanged devices are
         stored once by content hash), plus a row for each device that left it since the last pull."""
         listed = self.entities()
