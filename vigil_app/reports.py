@@ -125,14 +125,12 @@ def write_jsonl(rows: list[dict], out: Path) -> int:
 
 def quarantine(conn) -> list[dict]:
     """Records the connectors refused, plus records held back because no contract declares
-    their site (billing-rules section 2): those return by themselves once one does."""
+    their site (billing-rules section 2): those return by themselves once one does. Read
+    from the mart the last run built (marts.fct_quarantine)."""
     return _rows(
         conn,
-        """select source, file, line, record_id, field, reason from (
-               select source, file_path as file, line, record_id, field, reason from raw.quarantine
-               union all
-               select source, source_file, source_line, record_id, 'site_id', reason
-               from marts.fct_quarantine_unknown_sites) q
+        """select source, source_file as file, source_line as line, record_id, field, reason
+           from marts.fct_quarantine
            order by source, file, line nulls first, record_id""",
     )
 

@@ -318,7 +318,7 @@ def test_build_succeeds(built):
 CONTRACT = {
     "marts.dim_clients": "client_id, client_name, email, phone, preferred_channel, autopay, payment_method, "
     "grouping, currency",
-    "marts.dim_sites": "site_id, client_id, site_name, timezone, tax_jurisdiction",
+    "marts.dim_sites": "site_id, client_id, site_name, timezone, tax_jurisdiction, site_position",
     "marts.dim_contracts": "contract_id, client_id, start_date, end_date, billing_cycle, terms",
     "marts.fct_tax_rates": "jurisdiction_code, rate, taxable_categories, name",
     "marts.fct_guard_shifts": "shift_id, source, source_ref, guard_id, guard_name, site_id, client_id, contract_id, "

@@ -9,8 +9,9 @@ fees at 4%), three contracts:
 Shifts: SH-D on 10-06 delivered twice with other content (duplicate_record, blocking: the
 week 10-05..11 invoice is held); SH-1 on 10-13 (8 h, 240.00); SH-2 on 10-20 (8 h).
 
-Run 1 through 10-19, run 2 the same: identical exports (the device line used to re-rate to
-a zero-net adjustment whose halves collided, and every client's invoicing rolled back).
+Run 1 through 10-19, run 2 the same: identical exports. The device line used to re-rate to
+a zero-net adjustment whose halves collided on the adjustments index as soon as a next
+invoice took it (run 3 below), rolling back every client's invoicing.
 Then SH-D's finding is resolved `excluded`, and the contract file edits payment terms
 (30 -> 15), lead days (5 -> 2) and grouping (consolidated -> per_site). Run 3 through 10-26:
 every issued invoice is unchanged, no credit note, the held week is void (nothing left to
@@ -106,8 +107,11 @@ def _numbered(invoices):
 
 
 def test_device_fee_on_a_weekly_cycle_does_not_stop_invoicing(story):
-    (first, second, _), _ = story
+    (first, second, third), _ = story
     assert first == second
+    # Run 3 numbers a new device invoice: an unchanged cycle must not re-rate onto it.
+    assert [i["period_start"] for i in third if i["kind"] == "advance" and i not in first] == ["2026-10-26"]
+    assert not [ln for i in third for ln in i["lines"] if ln["category"] == "adjustment"]
     device_lines = [ln for i in first for ln in i["lines"] if ln["category"] == "device_monitoring"]
     shown = {(ln["quantity"], ln["unit_price"], ln["amount"]) for ln in device_lines}
     assert shown == {("3.00", "47.419355", "142.26")}
