@@ -16,7 +16,7 @@ map sites the same way.
 | lenel | VIGIL_LENEL_URL, _USER, _PASSWORD, _APP_ID | VIGIL_LENEL_DIRECTORY_ID, _SITES |
 | amag | VIGIL_AMAG_URL, _USER, _PASSWORD | VIGIL_AMAG_SITES |
 | tracktik | VIGIL_TRACKTIK_URL, _CLIENT_ID, _CLIENT_SECRET, _USER, _PASSWORD | |
-| crm | VIGIL_CRM_URL, VIGIL_CRM_API_KEY | VIGIL_CRM_CONTRACTS_DIR |
+| crm | VIGIL_CRM_URL, VIGIL_CRM_CLIENT_ID, VIGIL_CRM_CLIENT_SECRET | VIGIL_CRM_CONTRACTS_DIR, _SITES |
 """
 
 import os
@@ -45,7 +45,8 @@ ENV_VARS: dict[str, dict[str, str]] = {
     "tracktik": {"url": "VIGIL_TRACKTIK_URL", "client_id": "VIGIL_TRACKTIK_CLIENT_ID",
                  "client_secret": "VIGIL_TRACKTIK_CLIENT_SECRET", "user": "VIGIL_TRACKTIK_USER",
                  "password": "VIGIL_TRACKTIK_PASSWORD"},
-    "crm": {"url": "VIGIL_CRM_URL", "api_key": "VIGIL_CRM_API_KEY", "contracts_dir": "VIGIL_CRM_CONTRACTS_DIR"},
+    "crm": {"url": "VIGIL_CRM_URL", "client_id": "VIGIL_CRM_CLIENT_ID", "client_secret": "VIGIL_CRM_CLIENT_SECRET",
+            "contracts_dir": "VIGIL_CRM_CONTRACTS_DIR", "sites": "VIGIL_CRM_SITES"},
 }
 OPTIONAL_FIELDS = frozenset({"mapping", "sites", "integration_id", "directory_id", "contracts_dir"})
 
@@ -204,11 +205,14 @@ class TrackTikApiResource(VendorApiResource):
 
 
 class CrmApiResource(VendorApiResource):
-    """The CRM's accounts API (`X-API-Key`). Accounts are merged with the contract YAML of
-    `contracts_dir` (default: the inbox's `contracts/`), as the CRM export is."""
+    """Salesforce REST (a connected app's client credentials). `sites`: the deployment's
+    table of each account's sites (default the inbox's `crm/sites.csv`); `contracts_dir`:
+    the contract YAML the ownership checks read (default the inbox's `contracts/`)."""
 
-    api_key: str = ""
+    client_id: str = ""
+    client_secret: str = ""
     contracts_dir: str = ""
+    sites: str = ""
 
     @classmethod
     def vendor(cls) -> str:
@@ -218,7 +222,8 @@ class CrmApiResource(VendorApiResource):
         from connectors.crm.client import CrmClient
 
         folder = Path(self.contracts_dir).expanduser() if self.contracts_dir else Path(inbox) / "contracts"
-        return CrmClient(self.url, self.api_key, contracts_dir=folder)
+        return CrmClient(self.url, self.client_id, self.client_secret, contracts_dir=folder,
+                         sites=self._map_file(self.sites, inbox, "sites.csv"))
 
 
 RESOURCE_CLASSES: dict[str, type[VendorApiResource]] = {
