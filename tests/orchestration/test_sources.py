@@ -18,7 +18,7 @@ from connectors.simulator.world import build_world
 from connectors.tracktik import simulator as tracktik_sim
 from connectors.tracktik.client import Cursor
 from connectors.tracktik.fake_server import FakeTrackTik
-from orchestration.defs.sources.assets import RAW_TABLES, api_key, api_pull_assets
+from orchestration.defs.sources.assets import RAW_TABLES, _short, api_key, api_pull_assets
 from orchestration.defs.sources.resources import (
     ENV_VARS,
     VENDORS,
@@ -75,7 +75,8 @@ def _pull_twice(conn, vendor, api, inbox):
     stored = _cursor(conn, vendor)
     assert first["new_records"] > 0 and first["records_pulled"] >= first["new_records"]
     assert stored is not None and json.loads(stored[0]) is not None
-    assert stored[0] == first["cursor"] and stored[1] == first["records_pulled"]
+    # the metadata shows the stored cursor, shortened for display when long (Lenel's carries its inventory state)
+    assert _short(stored[0]) == first["cursor"] and stored[1] == first["records_pulled"]
 
     second = _materialize(vendor, api, inbox)
     assert second["new_records"] == 0 and second["new_quarantined"] == 0
