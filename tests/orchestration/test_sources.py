@@ -112,13 +112,15 @@ def test_lenel_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_pat
 
 
 def test_tracktik_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_path):
+    (tmp_path / "tracktik").mkdir()  # the inbox's service_types.csv is the default table
+    (tmp_path / "tracktik" / "service_types.csv").write_text(tracktik_sim.service_types_csv(world))
     records = tracktik_sim.records_for_server(world)
     with FakeTrackTik(records) as fake:
         api = TrackTikApiResource(url=fake.base_url, client_id="vigil", client_secret="vigil-secret",
                                   user="api-user", password="api-pass", backfill_days=90)
         first, second, counts = _pull_twice(conn, "tracktik", api, tmp_path)
         assert fake.grants  # authenticated with the configured credentials
-    assert counts["timesheets"] == len(records["shifts"])
+    assert counts["timesheets"] == len(records["work-sessions"]) and counts["quarantine"] == 0
     first_start, second_start = Cursor.decode(first["cursor"]).start, Cursor.decode(second["cursor"]).start
     assert first_start <= second_start <= datetime.now(UTC)  # each pull starts where the last one stopped
 

@@ -15,7 +15,7 @@ map sites the same way.
 | avigilon | VIGIL_AVIGILON_URL, _USER, _PASSWORD, _NONCE, _KEY | VIGIL_AVIGILON_INTEGRATION_ID, _MAPPING |
 | lenel | VIGIL_LENEL_URL, _USER, _PASSWORD, _APP_ID | VIGIL_LENEL_DIRECTORY_ID, _SITES |
 | amag | VIGIL_AMAG_URL, _USER, _PASSWORD | VIGIL_AMAG_SITES |
-| tracktik | VIGIL_TRACKTIK_URL, _CLIENT_ID, _CLIENT_SECRET, _USER, _PASSWORD | |
+| tracktik | VIGIL_TRACKTIK_URL, _CLIENT_ID, _CLIENT_SECRET, _USER, _PASSWORD | VIGIL_TRACKTIK_SERVICE_TYPES |
 | crm | VIGIL_CRM_URL, VIGIL_CRM_CLIENT_ID, VIGIL_CRM_CLIENT_SECRET | VIGIL_CRM_CONTRACTS_DIR, _SITES |
 """
 
@@ -44,11 +44,12 @@ ENV_VARS: dict[str, dict[str, str]] = {
              "sites": "VIGIL_AMAG_SITES"},
     "tracktik": {"url": "VIGIL_TRACKTIK_URL", "client_id": "VIGIL_TRACKTIK_CLIENT_ID",
                  "client_secret": "VIGIL_TRACKTIK_CLIENT_SECRET", "user": "VIGIL_TRACKTIK_USER",
-                 "password": "VIGIL_TRACKTIK_PASSWORD"},
+                 "password": "VIGIL_TRACKTIK_PASSWORD", "service_types": "VIGIL_TRACKTIK_SERVICE_TYPES"},
     "crm": {"url": "VIGIL_CRM_URL", "client_id": "VIGIL_CRM_CLIENT_ID", "client_secret": "VIGIL_CRM_CLIENT_SECRET",
             "contracts_dir": "VIGIL_CRM_CONTRACTS_DIR", "sites": "VIGIL_CRM_SITES"},
 }
-OPTIONAL_FIELDS = frozenset({"mapping", "sites", "integration_id", "directory_id", "contracts_dir"})
+OPTIONAL_FIELDS = frozenset({"mapping", "sites", "integration_id", "directory_id", "contracts_dir",
+                             "service_types"})
 
 
 def resource_key(vendor: str) -> str:
@@ -186,12 +187,15 @@ class AmagApiResource(VendorApiResource):
 
 
 class TrackTikApiResource(VendorApiResource):
-    """TrackTik REST (OAuth2 password grant with a client id and secret)."""
+    """TrackTik REST (OAuth2 password grant with a client id and secret). `service_types`: the
+    deployment's position -> service type table (default the inbox's
+    `tracktik/service_types.csv`; TrackTik positions carry no type)."""
 
     client_id: str = ""
     client_secret: str = ""
     user: str = ""
     password: str = ""
+    service_types: str = ""
 
     @classmethod
     def vendor(cls) -> str:
@@ -201,7 +205,8 @@ class TrackTikApiResource(VendorApiResource):
         from connectors.tracktik.client import TrackTikClient
 
         kw = {"backfill": timedelta(days=self.backfill_days)} if self.backfill_days else {}
-        return TrackTikClient(self.url, self.client_id, self.client_secret, self.user, self.password, **kw)
+        return TrackTikClient(self.url, self.client_id, self.client_secret, self.user, self.password,
+                              service_types=self._map_file(self.service_types, inbox, "service_types.csv"), **kw)
 
 
 class CrmApiResource(VendorApiResource):
