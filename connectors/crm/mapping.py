@@ -20,11 +20,11 @@ from connectors.crm.records import AccountBundle, ContractRows, Problem, Row
 from connectors.inbox.contracts import validate_document
 
 IN_FORCE = ("activated", "terminated", "expired")
-NOT_YET = ("draft", "in approval", "in approval process")
+NOT_YET = ("draft", "in approval", "in approval process", "lost")  # lost: a HubSpot deal never won
 CYCLES = {"monthly": "monthly", "m": "monthly", "weekly": "weekly", "biweekly": "biweekly", "daily": "daily"}
 # cycles real contracts use that Vigil does not bill: name -> months per invoice
 UNSUPPORTED_CYCLES = {"quarterly": 3, "q": 3, "semi-annual": 6, "semiannual": 6, "semi-annually": 6, "s": 6,
-                      "annual": 12, "annually": 12, "yearly": 12, "a": 12}
+                      "per_six_months": 6, "annual": 12, "annually": 12, "yearly": 12, "a": 12}
 # Product family (Salesforce Product2.Family) -> recurring category; "Device Monitoring"
 # lines are per-device fees (`per_device`), not fixed recurring amounts.
 FAMILIES = {"monitoring": "monitoring", "equipment rental": "equipment_rental", "service fee": "service_fee",
@@ -212,11 +212,11 @@ def _line(line: Row, start: date | None, end: date | None, site_ids: set[str], f
              if amount else "missing MonthlyAmount")
         amount = None
     cycle = line.get("BillCycle")
-    if cycle and cycle.upper() != "M":
+    if cycle and cycle.upper() not in ("M", "MONTHLY"):
         months = UNSUPPORTED_CYCLES.get(cycle.lower())
         fail(line, "BillCycle", f"BillCycle {cycle!r} (invoiced every {months} months) is not supported: Vigil "
                                 f"invoices this line monthly only, so it is refused rather than billed monthly"
-             if months else f"BillCycle {cycle!r} is not M, Q, S or A")
+             if months else f"BillCycle {cycle!r} is not M, Q, S or A (monthly, quarterly, semi-annual, annual)")
     site = line.get("SiteId")
     if site and site not in site_ids:
         fail(line, "SiteId", f"site {site!r} is not one of the account's sites")

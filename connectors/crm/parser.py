@@ -34,6 +34,9 @@ from connectors.crm.records import (
     Problem,
     Row,
     bundles_from_tables,
+    hubspot_object,
+    hubspot_rows,
+    is_hubspot_page,
     is_query_result,
     load_json,
     merge_tables,
@@ -83,10 +86,15 @@ def parse_folder(folder: Path, base_documents: dict[str, dict] | None = None) ->
                 read.rows_read = len(rows)
             elif name.endswith(".json"):
                 page = load_json(text)
-                if not is_query_result(page):
-                    raise ValueError("not a Salesforce query result (no totalSize and records)")
-                parts.append(query_result_rows(str(path), page, problems))
-                read.rows_read = len(page["records"])
+                if is_query_result(page):
+                    parts.append(query_result_rows(str(path), page, problems))
+                    read.rows_read = len(page["records"])
+                elif is_hubspot_page(page) and hubspot_object(name):
+                    parts.append(hubspot_rows(str(path), hubspot_object(name), page, problems))  # type: ignore[arg-type]
+                    read.rows_read = len(page["results"])
+                else:
+                    raise ValueError("not a Salesforce query result (no totalSize and records) nor a HubSpot page "
+                                     "(results) named companies, contacts, deals or line_items")
             else:
                 raise ValueError(f"unexpected file in {source}/ (expected {', '.join(FILES)} or Salesforce "
                                  f"query results *.json)")

@@ -1,19 +1,24 @@
 """CRM input -> account bundles: the rows of one CRM account (the account, its sites,
 contacts, contracts and their recurring lines), whatever shape they were delivered in.
 
-Two shapes are read (docs/connectors/crm.md):
+Three shapes are read (docs/connectors/crm.md):
 - CSV exports, one file per object (`accounts.csv`, `sites.csv`, `contacts.csv`,
   `contracts.csv`, `contract_lines.csv`), as Salesforce Data Loader writes them (`Id`,
   `AccountId`, every field quoted) or with account and contract numbers as join keys;
 - Salesforce REST query results (`{"totalSize", "done", "records": [...]}`, developer.
   salesforce.com "Query" resource), one page per file, each record carrying
   `attributes.type`; child relationships (`Contacts`, `Contracts`, a contract's lines)
-  arrive as nested query results.
+  arrive as nested query results;
+- HubSpot CRM API v3 object pages (`{"results": [{id, properties, associations}],
+  "paging"}`, developers.hubspot.com "CRM API"), one object per file named by it
+  (`companies*.json`, `contacts*.json`, `deals*.json`, `line_items*.json`): a company is
+  an account, a deal a contract, a line item a recurring line; links are associations.
 
 A Salesforce Contract names its account by `AccountId` (the account's record `Id`), not
 by its number, and a custom object's fields end in `__c`: `Row.get("MonthlyAmount")`
-also finds `Monthly_Amount__c`. Sites are not a Salesforce object: `sites.csv` is the
-deployment's table of each account's sites (id, name, IANA timezone, tax jurisdiction)."""
+also finds `Monthly_Amount__c`, and HubSpot's snake_case internal name `monthly_amount`.
+Sites are not a CRM object: `sites.csv` is the deployment's table of each account's
+sites (id, name, IANA timezone, tax jurisdiction)."""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from typing import Any
 
 # canonical field -> other names it is delivered under (besides the `__c` form)
 ALIASES: dict[str, tuple[str, ...]] = {
-    "ExternalId": ("Vigil_Client_Id__c",),
+    "ExternalId": ("Vigil_Client_Id__c", "vigil_client_id"),
     "Currency": ("CurrencyIsoCode",),
     "ContractId": ("Contract__c",),
     "AccountId": ("Account__c",),
@@ -56,6 +61,12 @@ def custom_field(name: str) -> str:
     return name if name.endswith("__c") else _WORD.sub("_", name) + "__c"
 
 
+def snake_field(name: str) -> str:
+    """Our field name as a HubSpot property: `MonthlyAmount` -> `monthly_amount`,
+    `Billing_Cycle__c` -> `billing_cycle`."""
+    return _WORD.sub("_", name.removesuffix("__c")).lower()
+
+
 @dataclass
 class Row:
     """One delivered record: `line` is the CSV line, or the record's 1-based position in a
@@ -69,7 +80,7 @@ class Row:
     def get(self, key: str) -> str:
         """The field as trimmed text ('' when absent or null), under its own name, an alias
         or its `__c` form; names match case-insensitively."""
-        for name in (key, *ALIASES.get(key, ()), custom_field(key)):
+        for name in (key, *ALIASES.get(key, ()), custom_field(key), snake_field(key)):
             value = self._value(name)
             if value is not None:
                 break
@@ -205,6 +216,65 @@ def _record(file_path: str, position: int, prefix: str, record: Any, parent: tup
 
 def _is_child_result(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("records"), list)
+
+
+# --- HubSpot CRM API pages --------------------------------------------------------------------
+
+HUBSPOT_OBJECTS = {"companies": "accounts", "contacts": "contacts", "deals": "contracts",
+                   "line_items": "contract_lines", "line-items": "contract_lines"}
+# deal stages: won is in force, lost never will be, any other is not yet
+HUBSPOT_STAGES = {"closedwon": "Activated", "closedlost": "Lost"}
+
+
+def is_hubspot_page(page: Any) -> bool:
+    return isinstance(page, dict) and isinstance(page.get("results"), list)
+
+
+def hubspot_object(file_name: str) -> str | None:
+    lowered = file_name.lower()
+    return next((name for name in HUBSPOT_OBJECTS if lowered.startswith(name)), None)
+
+
+def hubspot_rows(file_path: str, object_name: str, page: dict[str, Any],
+                 problems: list[Problem]) -> dict[str, list[Row]]:
+    """One HubSpot page of `object_name` -> rows: `properties` flattened, `Id` the record id,
+    the parent link (`AccountId`, `ContractId`) from the first associated company or deal.
+    A deal's stage becomes its status; a line item's `amount` (price x quantity, per its
+    billing frequency) its MonthlyAmount and `recurringbillingfrequency` its BillCycle."""
+    table = HUBSPOT_OBJECTS[object_name]
+    tables: dict[str, list[Row]] = {t: [] for t in TABLES}
+    for position, record in enumerate(page["results"], start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("properties"), dict):
+            problems.append(Problem(Row(file_path, position, {"_raw": json.dumps(record, default=str)}), "properties",
+                                    "HubSpot record without properties"))
+            continue
+        data = {**record["properties"], "Id": str(record.get("id") or record["properties"].get("hs_object_id") or "")}
+        data["LastModifiedDate"] = record.get("updatedAt") or record["properties"].get("hs_lastmodifieddate")
+        links = record.get("associations") or {}
+        company, deal = _associated(links, "compan"), _associated(links, "deal")
+        if table in ("contacts", "contracts") and company:
+            data["AccountId"] = company
+        if table == "contract_lines" and deal:
+            data["ContractId"] = deal
+        if table == "contracts":
+            stage = str(data.get("dealstage") or "")
+            data.setdefault("Status", HUBSPOT_STAGES.get(stage.lower(), "Draft" if stage else ""))
+        if table == "contract_lines":
+            frequency = str(data.get("recurringbillingfrequency") or "")
+            data.setdefault("BillCycle", frequency)  # monthly, quarterly, annually...: mapping.py judges it
+            data.setdefault("MonthlyAmount", data.get("amount"))
+            data.setdefault("ItemCode", data.get("hs_sku") or data.get("name"))
+            data.setdefault("CycleStartDate", data.get("hs_recurring_billing_start_date"))
+        tables[table].append(Row(file_path, position, data))
+    return tables
+
+
+def _associated(links: dict[str, Any], kind: str) -> str | None:
+    for name, value in links.items():
+        if kind in name.lower() and isinstance(value, dict) and value.get("results"):
+            first = value["results"][0]
+            return str(first.get("id") or first.get("toObjectId") or "") or None
+    return None
 
 
 # --- bundling ---------------------------------------------------------------------------------

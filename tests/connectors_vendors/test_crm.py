@@ -381,3 +381,33 @@ def test_header_case_does_not_matter(tmp_path):
     path.write_text("\n".join([lines[0].lower(), *lines[1:]]) + "\n")
     [result] = parser.parse_folder(folder)
     assert _docs(result)["C-1"]["client"]["payment_method"] == "pm_card_visa"
+
+
+def test_hubspot_api_pages_map_like_salesforce(tmp_path):
+    """fixtures/hubspot/README.md: companies, contacts, deals and line items as the CRM API
+    v3 lists them, linked by associations; a deal not yet won is left out."""
+    folder = tmp_path / "crm"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "hubspot", folder, ignore=shutil.ignore_patterns("README.md"))
+    [result] = parser.parse_folder(folder)
+    assert not result.quarantined
+    [doc] = _docs(result).values()
+    assert doc["client"] == {"id": "C-1", "name": "Harbor Logistics LLC", "email": "ap@harbor.example",
+                             "phone": "+15555550100", "preferred_channel": "email", "autopay": True,
+                             "payment_method": "pm_card_visa"}
+    assert doc["contracts"] == [{"id": "K-1-M", "start_date": "2025-01-01", "end_date": "2027-12-31",
+                                 "billing_cycle": "monthly",
+                                 "recurring": [{"code": "MON-VIDEO", "category": "monitoring", "site_id": "S-1",
+                                                "amount": "149.00"}]}]
+
+
+def test_hubspot_quarterly_line_item_is_refused_naming_the_cycle(tmp_path):
+    folder = tmp_path / "crm"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "hubspot", folder, ignore=shutil.ignore_patterns("README.md"))
+    page = json.loads((folder / "line_items.json").read_text())
+    page["results"][0]["properties"].update(recurringbillingfrequency="quarterly", amount="447.00", price="447.00")
+    (folder / "line_items.json").write_text(json.dumps(page))
+    [result] = parser.parse_folder(folder)
+    assert result.rows.height == 0
+    [hit] = result.quarantined
+    assert hit.field == "BillCycle" and "'quarterly' (invoiced every 3 months)" in hit.reason
+    assert Path(hit.file_path).name == "line_items.json" and hit.line == 1
