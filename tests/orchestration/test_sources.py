@@ -192,6 +192,11 @@ def test_sensors_are_stopped_by_default_and_wait_five_minutes():
 
 # --- the code location -------------------------------------------------------------------------
 
+STAGING_OF = {"incidents": "stg_inbox__incidents", "device_events": "stg_inbox__device_events",
+              "devices": "stg_inbox__devices", "timesheets": "stg_inbox__shifts",
+              "contract_documents": "stg_inbox__contract_documents"}
+
+
 def test_every_vendor_has_an_asset_job_and_sensor_in_the_code_location():
     from orchestration.definitions import defs as load_defs
 
@@ -205,7 +210,9 @@ def test_every_vendor_has_an_asset_job_and_sensor_in_the_code_location():
         node = graph.get(api_key(vendor))
         assert node.group_name == "sources"
         assert {"python", "http", "postgres"} <= set(node.kinds)
-        assert not node.is_partitioned and not node.child_keys
+        assert not node.is_partitioned
+        # one lineage graph: each pull is upstream of the staging models reading the tables it writes
+        assert node.child_keys == {dg.AssetKey(["staging", STAGING_OF[table]]) for table in RAW_TABLES[vendor]}
         assert f"{vendor}_api_pull_job" in jobs
         assert sensors[f"{vendor}_api_sensor"].job_name == f"{vendor}_api_pull_job"
         assert resource_key(vendor) in repo.get_top_level_resources()
