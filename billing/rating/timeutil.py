@@ -25,7 +25,79 @@ def by_zone(
     return df.with_columns([res[c] for c in res.columns if c not in ("__row", tz_col)])
 
 
-_HOUR_US = 3_600_000_000
+HOUR_US = 3_600_000_000
+MINUTE_US = 60_000_000
+DAY_US = 24 * HOUR_US
+
+
+def _offset_us(instant_us: pl.Expr, zone: str) -> pl.Expr:
+    """UTC offset of `zone` at each instant (epoch microseconds), converted by polars."""
+    wall = instant_us.cast(UTC_DT).dt.convert_time_zone(zone).dt.replace_time_zone(None).dt.epoch("us")
+    return wall - instant_us
+
+
+class ZoneClock:
+    """Wall clocks of a few zones over the span the data covers, from one offset table.
+
+    UTC offsets only change at zone transitions, so the offset is computed once per (zone,
+    UTC hour) of the span and gathered per row: one table per rating run serves rounding,
+    local dates and workweeks. An hour whose offset is not the same at both ends (a
+    transition off the hour), and any span too long for a table, is converted exactly, zone
+    by zone."""
+
+    def __init__(self, zones: list[str], first_us: int | None, last_us: int | None, rows: int = 0) -> None:
+        self.zones = list(zones)
+        self.first_hour = 0
+        self.hours = 0
+        self.table: pl.Series | None = None
+        if first_us is None or last_us is None or not self.zones:
+            return
+        first_hour, last_hour = first_us // HOUR_US, last_us // HOUR_US
+        span = last_hour - first_hour + 1
+        if span * len(self.zones) > max(100_000, 2 * rows):
+            return
+        hour_start = pl.int_range(first_hour, last_hour + 1, eager=True, dtype=pl.Int64) * HOUR_US
+        grid = pl.DataFrame({"hour_start": hour_start, "hour_last": hour_start + (HOUR_US - 1)})
+        columns = [
+            grid.select(
+                pl.when(_offset_us(pl.col("hour_start"), z) == _offset_us(pl.col("hour_last"), z))
+                .then(_offset_us(pl.col("hour_start"), z))
+                .alias("offset_us")
+            )["offset_us"]
+            for z in self.zones
+        ]
+        self.first_hour, self.hours, self.table = first_hour, span, pl.concat(columns)
+
+    def wall_us(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
+        """The local wall clock (naive epoch microseconds) of each instant in zones[zone_code]."""
+        instant_us = instant_us.cast(pl.Int64)
+        zone_code = zone_code.cast(pl.Int64)
+        if self.table is not None:
+            hour = instant_us // HOUR_US - self.first_hour
+            inside = (hour >= 0) & (hour < self.hours)
+            wall = instant_us + self.table.gather(
+                pl.select(pl.when(inside).then(zone_code * self.hours + hour)).to_series()
+            )
+            exact = (wall.is_null() & instant_us.is_not_null() & zone_code.is_not_null()).arg_true()
+        else:
+            wall = pl.Series(instant_us.name, [None] * instant_us.len(), dtype=pl.Int64)
+            exact = (instant_us.is_not_null() & zone_code.is_not_null()).arg_true()
+        if exact.len():
+            rows = pl.DataFrame({"instant_us": instant_us.gather(exact), "zone_code": zone_code.gather(exact)})
+            converted = rows.select(
+                pl.coalesce(
+                    pl.when(pl.col("zone_code") == code).then(
+                        pl.col("instant_us") + _offset_us(pl.col("instant_us"), z)
+                    )
+                    for code, z in enumerate(self.zones)
+                )
+            ).to_series()
+            wall = wall.scatter(exact, converted)
+        return wall.alias(instant_us.name)
+
+    def local_date(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
+        """The wall-clock date of each instant in its zone."""
+        return (self.wall_us(instant_us, zone_code) // DAY_US).cast(pl.Int32).cast(pl.Date)
 
 
 def _wall_us_by_zone(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
@@ -42,45 +114,14 @@ def _wall_us_by_zone(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
 
 
 def local_wall_us(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
-    """The local wall clock of `instant` in each row's zone, as naive epoch microseconds.
-
-    UTC offsets only change at zone transitions, so the offset is computed once per (zone,
-    UTC hour) the data spans and gathered per row; an hour whose offset is not the same at
-    both ends (a transition off the hour) is converted exactly, zone by zone."""
+    """The local wall clock of `instant` in each row's zone (a column of zone names), as naive
+    epoch microseconds."""
     if df.height == 0 or df.schema[tz_col] != pl.String or df[tz_col].null_count():
         return _wall_us_by_zone(df, instant, tz_col)
-    us = df[instant].dt.epoch("us")
-    hr = us // _HOUR_US
-    hmin, hmax = hr.min(), hr.max()
-    if hmin is None:
-        return us
-    cat = df[tz_col].cast(pl.Categorical)
-    codes = cat.to_physical().cast(pl.Int64)
-    distinct = cat.unique()
-    zones = distinct.cast(pl.String).to_list()
-    pos = [0] * (int(codes.max()) + 1)
-    for i, code in enumerate(distinct.to_physical().to_list()):
-        pos[code] = i
-    span = int(hmax) - int(hmin) + 1
-    if span * len(zones) > max(100_000, 2 * df.height):
-        return _wall_us_by_zone(df, instant, tz_col)
-    h = pl.int_range(int(hmin), int(hmax) + 1, eager=True, dtype=pl.Int64)
-    grid = pl.DataFrame({"t0": h * _HOUR_US, "t1": h * _HOUR_US + (_HOUR_US - 1)})
-
-    def offset(col: str, z: str) -> pl.Expr:
-        return pl.col(col).cast(UTC_DT).dt.convert_time_zone(z).dt.replace_time_zone(None).dt.epoch("us") - pl.col(col)
-
-    table = pl.concat(
-        [grid.select(pl.when(offset("t0", z) == offset("t1", z)).then(offset("t0", z)).alias("o"))["o"] for z in zones]
-    )
-    zi = pl.Series(pos, dtype=pl.Int64).gather(codes)
-    wall = us + table.gather(zi * span + (hr - int(hmin)))
-    bad = wall.is_null() & us.is_not_null()
-    if bad.any():
-        idx = bad.arg_true()
-        exact = _wall_us_by_zone(df.select(tz_col, instant).gather(idx), instant, tz_col)
-        wall = wall.scatter(idx, exact)
-    return wall
+    zones = df[tz_col].unique().sort().to_list()
+    instant_us = df[instant].dt.epoch("us")
+    clock = ZoneClock(zones, instant_us.min(), instant_us.max(), df.height)
+    return clock.wall_us(instant_us, df[tz_col].cast(pl.Enum(zones)).to_physical())
 
 
 def local_date(df: pl.DataFrame, instant: str, tz_col: str, out: str) -> pl.DataFrame:
@@ -100,6 +141,19 @@ def round_to_increment(df: pl.DataFrame, cols: list[str], tz_col: str, inc_col: 
         shift = pl.when(2 * r >= inc).then(inc - r).otherwise(-r)
         df = df.with_columns((pl.col(c) + pl.duration(minutes=shift)).alias(c))
     return df
+
+
+def round_minutes_us(instant_us: pl.Series, wall_us: pl.Series, increment: pl.Series) -> pl.Series:
+    """`round_to_increment` on epoch microseconds: `wall_us` is the local wall clock of the
+    instant truncated to the minute (`truncate_minute_us`)."""
+    minute_of_hour = (wall_us // MINUTE_US) % 60
+    past = minute_of_hour % increment
+    shift = pl.select(pl.when(2 * past >= increment).then(increment - past).otherwise(-past)).to_series()
+    return instant_us + shift * MINUTE_US
+
+
+def truncate_minute_us(instant_us: pl.Series) -> pl.Series:
+    return instant_us - instant_us % MINUTE_US
 
 
 def day_starts(zone_dates: pl.DataFrame, tz_col: str = "tz", date_col: str = "date") -> pl.DataFrame:

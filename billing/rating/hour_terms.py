@@ -1,0 +1,114 @@
+"""The contracts' guard-hour terms as small code tables, so that a million shifts carry integers
+(a contract code, a zone code) and look their terms up by gather instead of joining strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from billing.rating.context import Context
+from billing.rating.money import canon
+
+REGULAR, OVERTIME, DOUBLE = 0, 1, 2
+NO_LIMIT = 10**12  # a minute counter no running total reaches
+
+
+@dataclass(frozen=True)
+class HourTerms:
+    """One row of `frame` per contract, at its code (its position in `contract_ids`)."""
+
+    contract_ids: list[str]
+    zones: list[str]  # zone code -> IANA name
+    frame: pl.DataFrame
+    events: pl.DataFrame  # contract_code, event_start_us, event_end_us, event_rank, event_multiplier, event_name
+
+    @property
+    def contract_enum(self) -> pl.Enum:
+        return pl.Enum(self.contract_ids)
+
+    @property
+    def zone_enum(self) -> pl.Enum:
+        return pl.Enum(self.zones)
+
+
+def hour_terms(ctx: Context, extra_zones: list[str]) -> HourTerms:
+    contract_ids = list(ctx.contracts)
+    zones = sorted({"UTC", *extra_zones, *(c.timezone for c in ctx.contracts.values())})
+    rows = []
+    for c in ctx.contracts.values():
+        ot = c.overtime
+        daily = ot.policy in ("daily", "daily_and_weekly", "california")
+        rows.append(
+            {
+                "increment_minutes": c.increment_minutes,
+                "bills_scheduled": c.basis == "scheduled",
+                "contract_zone": zones.index(c.timezone),
+                "is_california": ot.policy == "california",
+                # Daily rule: regular up to `daily_minutes`, overtime up to `double_time_after`.
+                "daily_minutes": ot.daily_minutes if daily else None,
+                "double_time_after": max(12 * 60, ot.daily_minutes) if ot.policy == "california" else NO_LIMIT,
+                "weekly_minutes": ot.weekly_minutes
+                if ot.policy in ("weekly", "daily_and_weekly", "california")
+                else None,
+                "workweek_start": ot.workweek_start,
+                "day_is_shift_start": ot.day_boundary == "shift_start",
+                "minimum_shift_minutes": c.minimum_shift_minutes,
+                "has_tiers": c.hour_tiers is not None and bool(c.hour_tiers.tiers),
+            }
+        )
+    schema = {
+        "increment_minutes": pl.Int64,
+        "bills_scheduled": pl.Boolean,
+        "contract_zone": pl.UInt32,
+        "is_california": pl.Boolean,
+        "daily_minutes": pl.Int64,
+        "double_time_after": pl.Int64,
+        "weekly_minutes": pl.Int64,
+        "workweek_start": pl.Int64,
+        "day_is_shift_start": pl.Boolean,
+        "minimum_shift_minutes": pl.Int64,
+        "has_tiers": pl.Boolean,
+    }
+    return HourTerms(contract_ids, zones, pl.DataFrame(rows, schema=schema), _events(ctx, contract_ids))
+
+
+def _events(ctx: Context, contract_ids: list[str]) -> pl.DataFrame:
+    """Events ranked by multiplier, highest first: a minute inside several takes the lowest rank."""
+    rows = [
+        (c.contract_id, ev.start, ev.end, ev.multiplier, ev.name) for c in ctx.contracts.values() for ev in c.events
+    ]
+    rows.sort(key=lambda r: (r[0], -r[3], r[1], r[4]))
+    code = {cid: i for i, cid in enumerate(contract_ids)}
+    return pl.DataFrame(
+        [(code[cid], start, end, rank, canon(mult), name) for rank, (cid, start, end, mult, name) in enumerate(rows)],
+        schema={
+            "contract_code": pl.UInt32,
+            "event_start_us": pl.Datetime("us", "UTC"),
+            "event_end_us": pl.Datetime("us", "UTC"),
+            "event_rank": pl.Int64,
+            "event_multiplier": pl.String,
+            "event_name": pl.String,
+        },
+        orient="row",
+    ).with_columns(pl.col("event_start_us", "event_end_us").dt.epoch("us"))
+
+
+class DecimalCodes:
+    """Distinct amounts (rates, multipliers) as small integer codes; equal amounts share a code
+    whatever their text ("32.00" and "32"), and the Decimal is looked up only for output lines."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._code: dict[str, int] = {}
+
+    def code(self, value: Decimal | None) -> int | None:
+        if value is None:
+            return None
+        text = canon(value)
+        found = self._code.get(text)
+        if found is None:
+            found = self._code[text] = len(self.texts)
+            self.texts.append(text)
+        return found

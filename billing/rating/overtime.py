@@ -1,0 +1,245 @@
+"""Overtime, double time and hour tiers (billing-rules.md section 4) as running totals over
+sorted pieces.
+
+Pieces arrive sorted by guard, contract and start, so every overtime group (a guard's day or
+workweek under one contract) is a contiguous run: the daily and weekly running totals are
+cumulative sums restarted at run boundaries, in one pass, and a piece is cut only where a
+total crosses a limit. Hour tiers count a contract's minutes per cycle across guards, so they
+sort the tiered pieces once more, by contract, cycle and start."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from billing.rating.context import Context
+from billing.rating.hour_terms import DOUBLE, NO_LIMIT, OVERTIME, REGULAR, DecimalCodes
+from billing.rating.timeutil import MINUTE_US
+
+
+def _running_before(values: pl.Expr, new_run: pl.Expr) -> pl.Expr:
+    """The sum of the earlier values of the same run (rows in run order; the first row starts a run)."""
+    total = values.cum_sum()
+    return total - values - pl.when(new_run).then(total - values).forward_fill()
+
+
+def _changed(*cols: str) -> pl.Expr:
+    """True where any of the columns differs from the previous row (and on the first row)."""
+    changed = pl.int_range(pl.len()) == 0
+    for col in cols:
+        changed = changed | pl.col(col).ne_missing(pl.col(col).shift(1))
+    return changed
+
+
+def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr) -> pl.DataFrame:
+    """Each row split at the offsets (minutes from its start) in `boundaries` that fall strictly
+    inside (0, limit): rows gain `offset` (0 for the first part) and `minutes` becomes the part's
+    length. Most rows cross no boundary and are passed through as they are."""
+    inside = [pl.when((b > 0) & (b < limit)).then(b) for b in boundaries]
+    rows = rows.with_columns(_cuts=pl.concat_list(inside).list.drop_nulls())
+    has_cut = pl.col("_cuts").list.len() > 0
+    whole = rows.filter(~has_cut).with_columns(offset=pl.lit(0, pl.Int64))
+    split = rows.filter(has_cut)
+    if split.height == 0:
+        return whole.drop("_cuts")
+    if split.height:
+        split = (
+            split.with_row_index("_row")
+            .with_columns(offset=pl.concat_list(pl.lit(0, pl.Int64), "_cuts").list.unique().list.sort())
+            .explode("offset")
+        )
+        next_offset = pl.when(pl.col("_row") == pl.col("_row").shift(-1)).then(pl.col("offset").shift(-1))
+        split = split.with_columns(minutes=next_offset.fill_null(pl.col("minutes")) - pl.col("offset")).drop("_row")
+        split = split.select(whole.columns)
+    return pl.concat([whole, split], how="vertical").drop("_cuts")
+
+
+def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
+    """Each piece's minutes as regular / overtime / double time (`overtime_class`), per guard
+    per contract, pieces in (guard, contract, start) order.
+
+    The daily rule runs on days in the contract's zone (or the shift's start day with
+    day_boundary shift_start); the weekly total then adds up only the minutes the daily rule
+    left regular, in time order, so an overtime minute is never counted twice (no pyramiding).
+    A piece's regular minutes are its first ones (the day's total grows through it), so each
+    piece needs at most three cuts: where the day's total reaches the daily limit and the
+    double-time limit, and where the week's regular total reaches the weekly limit."""
+    day_key = pl.when(pl.col("day_is_shift_start")).then(pl.col("start_contract_date")).otherwise("contract_date")
+    pieces = pieces.with_columns(day_key=day_key)
+    weekday = (pl.col("day_key").cast(pl.Int32) + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
+    pieces = pieces.with_columns(
+        workweek=(pl.col("day_key").cast(pl.Int32) - (weekday - pl.col("workweek_start")) % 7).cast(pl.Date)
+    )
+    pieces = pieces.with_columns(
+        _new_day=_changed("guard_rank", "contract_code", "day_key"),
+        _new_week=_changed("guard_rank", "contract_code", "workweek"),
+    )
+    seventh_day = pl.lit(False)
+    if pieces["is_california"].any():
+        # California: the 7th consecutive worked day of a workweek is overtime, then double time.
+        days_so_far = _running_before(pl.col("_new_day").cast(pl.Int64), pl.col("_new_week")) + pl.col("_new_day")
+        last_of_week = pl.col("_new_week").shift(-1).fill_null(True)
+        pieces = pieces.with_columns(_days_in_week=pl.when(last_of_week).then(days_so_far).backward_fill())
+        seventh_day = (
+            pl.col("is_california")
+            & (pl.col("_days_in_week") == 7)
+            & (pl.col("day_key") == pl.col("workweek") + pl.duration(days=6))
+        )
+    no_daily_rule = pl.col("daily_minutes").is_null()
+    pieces = pieces.with_columns(
+        # Positions in the day's running total where overtime, then double time, begin.
+        _overtime_from=pl.when(no_daily_rule).then(NO_LIMIT).when(seventh_day).then(0).otherwise("daily_minutes"),
+        _double_from=pl.when(no_daily_rule)
+        .then(NO_LIMIT)
+        .when(seventh_day)
+        .then("daily_minutes")
+        .otherwise("double_time_after"),
+        _day_before=_running_before(pl.col("minutes"), pl.col("_new_day")),
+    )
+    pieces = pieces.with_columns(
+        _regular=(pl.col("_overtime_from") - pl.col("_day_before")).clip(0, pl.col("minutes")),
+        _weekly_limit=pl.col("weekly_minutes").fill_null(NO_LIMIT),
+    )
+    pieces = pieces.with_columns(_week_before=_running_before(pl.col("_regular"), pl.col("_new_week")))
+    segments = _cut(
+        pieces,
+        [
+            pl.col("_overtime_from") - pl.col("_day_before"),
+            pl.col("_double_from") - pl.col("_day_before"),
+            pl.when(pl.col("_weekly_limit") - pl.col("_week_before") < pl.col("_regular")).then(
+                pl.col("_weekly_limit") - pl.col("_week_before")
+            ),
+        ],
+        pl.col("minutes"),
+    )
+    day_position = pl.col("_day_before") + pl.col("offset")
+    daily_class = (
+        pl.when(day_position < pl.col("_overtime_from"))
+        .then(REGULAR)
+        .when(day_position >= pl.col("_double_from"))
+        .then(DOUBLE)
+        .otherwise(OVERTIME)
+    )
+    weekly_class = (
+        pl.when(
+            (pl.col("offset") < pl.col("_regular"))
+            & (pl.col("_week_before") + pl.col("offset") >= pl.col("_weekly_limit"))
+        )
+        .then(OVERTIME)
+        .otherwise(REGULAR)
+    )
+    segments = segments.with_columns(
+        overtime_class=pl.max_horizontal(daily_class, weekly_class),
+        piece_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US,
+    )
+    return segments.drop([c for c in segments.columns if c.startswith("_")] + ["offset", "day_key"])
+
+
+def _tier_table(ctx: Context, contract_ids: list[str], rates: DecimalCodes, mode: str):
+    """For contracts with `mode` tiers: each band's first minute (padded with NO_LIMIT) and
+    rate code, flattened as contract_code * width + band. A first tier above 0 leaves the
+    minutes below it at the hourly rate (a band without a tier rate)."""
+    bands: dict[int, list[tuple[int, int | None]]] = {}
+    for code, cid in enumerate(contract_ids):
+        ht = ctx.contracts[cid].hour_tiers
+        if ht is None or not ht.tiers or ht.mode != mode:
+            continue
+        edges = [(lo, rates.code(rate)) for lo, rate in ht.tiers]
+        if edges[0][0] > 0:
+            edges.insert(0, (0, None))
+        bands[code] = edges
+    return bands
+
+
+def apply_hour_tiers(
+    ctx: Context, segments: pl.DataFrame, contract_ids: list[str], rates: DecimalCodes, records: pl.DataFrame
+) -> pl.DataFrame:
+    """`tier_rate_code` for segments of tier contracts: graduated by the running total of the
+    contract's guard minutes in the cycle (time order, ties by shift id then source ref),
+    volume by the cycle's total."""
+    segments = segments.with_columns(tier_rate_code=pl.lit(None, pl.UInt32))
+    graduated = _tier_table(ctx, contract_ids, rates, "graduated")
+    if graduated:
+        tiered = segments.filter(pl.col("contract_code").is_in(list(graduated)))
+        segments = pl.concat(
+            [segments.filter(~pl.col("contract_code").is_in(list(graduated))), _graduated(tiered, graduated, records)]
+        )
+    volume = _tier_table(ctx, contract_ids, rates, "volume")
+    if volume:
+        totals = (
+            segments.filter(pl.col("contract_code").is_in(list(volume)))
+            .group_by("contract_code", "cycle_start")
+            .agg(pl.col("minutes").sum().alias("total"))
+        )
+        reached = []
+        for code, total in totals.select("contract_code", "total").iter_rows():
+            in_force = [rate for lo, rate in volume[code] if lo <= total and rate is not None]
+            reached.append(in_force[-1] if in_force else None)
+        totals = totals.with_columns(volume_rate_code=pl.Series(reached, dtype=pl.UInt32)).drop("total")
+        segments = (
+            segments.join(totals, on=["contract_code", "cycle_start"], how="left")
+            .with_columns(tier_rate_code=pl.coalesce("tier_rate_code", "volume_rate_code"))
+            .drop("volume_rate_code")
+        )
+    return segments
+
+
+def _graduated(
+    rows: pl.DataFrame, bands: dict[int, list[tuple[int, int | None]]], records: pl.DataFrame
+) -> pl.DataFrame:
+    if rows.height == 0:
+        return rows
+    width = max(len(b) for b in bands.values())
+    n_codes = max(bands) + 1
+    starts = [[NO_LIMIT] * width for _ in range(n_codes)]
+    rate_of_band: list[int | None] = [None] * (n_codes * width)
+    for code, edges in bands.items():
+        for i, (lo, rate) in enumerate(edges):
+            starts[code][i] = lo
+            rate_of_band[code * width + i] = rate
+    start_cols = [f"_band_start_{i}" for i in range(width)]
+    band_starts = pl.DataFrame([[row[i] for row in starts] for i in range(width)], schema=start_cols, orient="col")
+    rows = rows.sort("contract_code", "cycle_start", "piece_start_us", maintain_order=True)
+    rows = pl.concat([rows, band_starts.gather(rows["contract_code"])], how="horizontal")
+    rows = _order_ties(rows, start_cols, records)
+    before = _running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
+    rows = rows.with_columns(_cycle_before=before)
+    rows = _cut(rows, [pl.col(c) - pl.col("_cycle_before") for c in start_cols[1:]], pl.col("minutes"))
+    position = pl.col("_cycle_before") + pl.col("offset")
+    band = pl.sum_horizontal([(pl.col(c) <= position).cast(pl.Int64) for c in start_cols]) - 1
+    rate_table = pl.Series(rate_of_band, dtype=pl.UInt32)
+    rows = rows.with_columns(_band=pl.col("contract_code").cast(pl.Int64) * width + band)
+    rows = rows.with_columns(
+        tier_rate_code=rate_table.gather(rows["_band"]),
+        piece_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US,
+    )
+    return rows.drop([*start_cols, "_cycle_before", "_band", "offset"])
+
+
+def _order_ties(rows: pl.DataFrame, start_cols: list[str], records: pl.DataFrame) -> pl.DataFrame:
+    """Pieces starting at the same instant in one cycle are ordered by shift id, then source
+    ref. The order only matters where a tier boundary falls inside such a block, so only those
+    blocks are sorted by their strings."""
+    new_block = _changed("contract_code", "cycle_start", "piece_start_us")
+    rows = rows.with_columns(
+        _block=new_block.cum_sum(), _before=_running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
+    )
+    last_of_block = pl.col("_block").ne_missing(pl.col("_block").shift(-1))
+    block_end = pl.when(last_of_block).then(pl.col("_before") + pl.col("minutes")).backward_fill()
+    block_start = pl.when(new_block).then(pl.col("_before")).forward_fill()
+    alone = new_block & last_of_block
+    inside = pl.any_horizontal([(pl.col(c) > block_start) & (pl.col(c) < block_end) for c in start_cols])
+    critical = rows.select((inside & ~alone).alias("critical"))["critical"]
+    rows = rows.drop("_before")
+    if not critical.any():
+        return rows.drop("_block")
+    positions = critical.arg_true()
+    ties = pl.concat(
+        [
+            rows.select("_block").gather(positions),
+            records.select("shift_id", "source_ref").gather(rows["record_row"].gather(positions)),
+        ],
+        how="horizontal",
+    ).with_columns(position=positions)
+    reordered = ties.sort("_block", "shift_id", "source_ref", maintain_order=True)["position"]
+    permutation = pl.int_range(rows.height, dtype=positions.dtype, eager=True).scatter(positions, reordered)
+    return rows.gather(permutation).drop("_block")

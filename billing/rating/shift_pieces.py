@@ -1,0 +1,264 @@
+"""Billable time of shifts (billing-rules.md section 3) and their pieces.
+
+A shift record becomes one narrow row of integers: billed start and end (epoch microseconds,
+rounded to the contract's increment in the site's zone, trimmed so a guard's overlapping
+shifts bill the overlap once), contract, zone and guard codes, and `record_row`, its row in
+the records frame, where its strings stay until an output line needs them. Shifts are then
+cut into pieces at site-local and contract-local midnights and at event edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from billing.rating.context import Context
+from billing.rating.contracts import Contract
+from billing.rating.frames import SHIFTS, normalize
+from billing.rating.hour_terms import HourTerms, hour_terms
+from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
+
+PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
+
+
+def hourly_priced(c: Contract, service_type: str) -> bool:
+    """Billed by the hour? A patrol shift on a contract with a visit fee and no hourly patrol
+    rate is billed per visit instead (section 3)."""
+    if service_type == "patrol" and c.patrol_visit_fee is not None and not c.has_hourly_rate("patrol"):
+        return False
+    return c.has_hourly_rate(service_type) or c.hour_tiers is not None
+
+
+def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
+    """Every shift record of a known contract with its cycle (invoices list them as covered)."""
+    day = pl.coalesce("service_date", pl.col("check_in_at").dt.date())
+    known = records.filter(pl.col("contract_id").is_in(list(ctx.contracts))).with_columns(service_day=day)
+    known = known.filter(pl.col("service_day").is_not_null())
+    known = known.join(ctx.cycle_starts(known, "service_day"), on=["contract_id", "service_day"])
+    return known.select("contract_id", "cycle_start", "site_id", "source_ref")
+
+
+def _rated_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
+    """Records of a known contract with a valid interval that the contract prices by the hour."""
+    records = records.filter(
+        pl.col("contract_id").is_in(list(ctx.contracts)) & pl.col("has_valid_interval").fill_null(False)
+    )
+    pairs = records.select("contract_id", "service_type").unique()
+    priced = [hourly_priced(ctx.contracts[c], t or "") for c, t in pairs.iter_rows()]
+    if all(priced):
+        return records
+    pairs = pairs.filter(pl.Series(priced, dtype=pl.Boolean))
+    return records.join(pairs, on=["contract_id", "service_type"], how="semi", nulls_equal=True, maintain_order="left")
+
+
+def _guard_codes(records: pl.DataFrame) -> pl.Series:
+    """An integer per guard (equal iff same guard); a shift without a guard is its own guard,
+    keyed by its source ref."""
+    guard = records["guard_id"].cast(pl.Categorical).to_physical().cast(pl.Int64)
+    if guard.null_count():
+        missing = guard.is_null().arg_true()
+        by_ref = records["source_ref"].gather(missing).cast(pl.Categorical).to_physical().cast(pl.Int64) + 2**32
+        guard = guard.scatter(missing, by_ref)
+    return guard
+
+
+def _order_by_guard_and_start(shifts: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """Shifts in (guard, rounded start) order, ties by shift id then source ref."""
+    start_minute = shifts["billed_start_us"] // MINUTE_US
+    relative = start_minute - start_minute.min()
+    if shifts["guard"].max() < 2**33 and relative.max() < 2**PACKED_BITS:
+        packed = shifts["guard"] * (1 << PACKED_BITS) + relative
+        order = packed.arg_sort()
+        sorted_key = packed.gather(order)
+        if not (sorted_key == sorted_key.shift(1)).any():
+            return shifts.gather(order)
+    tie_breaks = records.select("shift_id", "source_ref").gather(shifts["record_row"])
+    order = pl.concat([shifts.select("guard", "billed_start_us"), tie_breaks], how="horizontal").select(
+        pl.arg_sort_by("guard", "billed_start_us", "shift_id", "source_ref")
+    )
+    return shifts.gather(order.to_series())
+
+
+def _bill_overlap_once(shifts: pl.DataFrame) -> pl.DataFrame:
+    """Each shift starts no earlier than the latest end of its guard's earlier shifts (shifts in
+    guard and start order). `guard_rank` numbers the guards in that order."""
+    new_guard = shifts["guard"].ne_missing(shifts["guard"].shift(1))
+    guard_rank = new_guard.cum_sum().cast(pl.Int64)
+    end_minute = shifts["billed_end_us"] // MINUTE_US
+    base = end_minute.min()
+    span = int(end_minute.max() - base) + 1
+    if guard_rank.max() * span < 2**62:
+        # A running maximum per guard in one pass: guard ranks lift each guard above the last.
+        lifted = guard_rank * span + (end_minute - base)
+        earlier_end = (lifted.cum_max().shift(1) - guard_rank * span + base) * MINUTE_US
+    else:
+        earlier_end = (
+            pl.DataFrame({"guard_rank": guard_rank, "end": shifts["billed_end_us"]})
+            .select(pl.col("end").cum_max().shift(1).over("guard_rank"))
+            .to_series()
+        )
+    shifts = shifts.with_columns(guard_rank=guard_rank, _earlier_end=earlier_end, _new_guard=new_guard)
+    earlier = pl.when(~pl.col("_new_guard")).then(pl.col("_earlier_end")).fill_null(pl.col("billed_start_us"))
+    shifts = shifts.with_columns(billed_start_us=pl.max_horizontal("billed_start_us", earlier)).drop(
+        "_earlier_end", "_new_guard"
+    )
+    shifts = shifts.filter(pl.col("billed_end_us") > pl.col("billed_start_us"))
+    return shifts.with_columns(minutes=(pl.col("billed_end_us") - pl.col("billed_start_us")) // MINUTE_US)
+
+
+@dataclass
+class BillableShifts:
+    records: pl.DataFrame  # the rated shift records, strings and all; `record_row` is a row of it
+    shifts: pl.DataFrame  # one narrow row per billable shift, in (guard, contract, start) order
+    covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref of every covered record
+    terms: HourTerms
+    clock: ZoneClock
+    sites: list[str]  # site code -> site_id
+    services: list[str]  # service code -> service_type
+
+
+def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
+    """Unmatched, invalid, excluded or unpriced shifts drop out here."""
+    records = normalize(shift_marts, SHIFTS)
+    if ctx.excluded:
+        records = records.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
+    covered = covered_records(ctx, records)
+    records = _rated_records(ctx, records)
+    site_zones = {k: ctx.site_tz(k) for k in ctx.sites}
+    zone_name = pl.coalesce(
+        "site_timezone",
+        pl.col("site_id").replace_strict(site_zones, default=None, return_dtype=pl.String),
+        pl.lit("UTC"),
+    )
+    present = records["site_timezone"].drop_nulls().unique().to_list()
+    terms = hour_terms(ctx, [*present, *(z for z in site_zones.values() if z)])
+    sites = records["site_id"].drop_nulls().unique().sort().to_list()
+    services = records["service_type"].drop_nulls().unique().sort().to_list()
+    shifts = records.select(
+        record_row=pl.int_range(pl.len(), dtype=pl.UInt32),
+        contract_code=pl.col("contract_id").cast(terms.contract_enum).to_physical(),
+        site_zone=zone_name.cast(terms.zone_enum).to_physical(),
+        site_code=pl.col("site_id").cast(pl.Enum(sites)).to_physical(),
+        service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical(),
+        check_in_us=pl.col("check_in_at").dt.epoch("us"),
+        check_out_us=pl.col("check_out_at").dt.epoch("us"),
+        scheduled_start_us=pl.col("scheduled_start_at").dt.epoch("us"),
+        scheduled_end_us=pl.col("scheduled_end_at").dt.epoch("us"),
+    ).with_columns(guard=_guard_codes(records))
+    shifts = pl.concat([shifts, terms.frame.gather(shifts["contract_code"])], how="horizontal")
+    # basis: scheduled bills the scheduled times when both are there, else the actuals.
+    scheduled = (
+        pl.col("bills_scheduled")
+        & pl.col("scheduled_start_us").is_not_null()
+        & pl.col("scheduled_end_us").is_not_null()
+    )
+    shifts = shifts.with_columns(
+        billed_start_us=pl.when(scheduled).then("scheduled_start_us").otherwise("check_in_us"),
+        billed_end_us=pl.when(scheduled).then("scheduled_end_us").otherwise("check_out_us"),
+    ).filter(pl.col("billed_start_us").is_not_null() & pl.col("billed_end_us").is_not_null())
+    first, last = shifts["billed_start_us"].min(), shifts["billed_end_us"].max()
+    clock = ZoneClock(
+        terms.zones,
+        None if first is None else first - 2 * DAY_US,
+        None if last is None else last + 2 * DAY_US,
+        shifts.height,
+    )
+    for col in ("billed_start_us", "billed_end_us"):
+        truncated = truncate_minute_us(shifts[col])
+        wall = clock.wall_us(truncated, shifts["site_zone"])
+        shifts = shifts.with_columns(round_minutes_us(truncated, wall, shifts["increment_minutes"]).alias(col))
+    if shifts.height == 0:
+        shifts = shifts.with_columns(guard_rank=pl.lit(0, pl.Int64), minutes=pl.lit(0, pl.Int64))
+    else:
+        shifts = _bill_overlap_once(_order_by_guard_and_start(shifts, records))
+    # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
+    n_contracts = max(len(terms.contract_ids), 1)
+    shifts = shifts.with_columns(_group=pl.col("guard_rank") * n_contracts + pl.col("contract_code"))
+    if not shifts["_group"].is_sorted():
+        shifts = shifts.sort("_group", maintain_order=True)
+    shifts = shifts.drop("_group").with_columns(
+        start_site_date=clock.local_date(shifts["billed_start_us"], shifts["site_zone"]),
+        start_contract_date=clock.local_date(shifts["billed_start_us"], shifts["contract_zone"]),
+    )
+    drop = ["check_in_us", "check_out_us", "scheduled_start_us", "scheduled_end_us", "guard", "bills_scheduled"]
+    return BillableShifts(records, shifts.drop(drop), covered, terms, clock, sites, services)
+
+
+def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: HourTerms, clock: ZoneClock):
+    """(shift_pos, cut_us): the local midnights strictly inside each shift, in one zone column."""
+    last_date = clock.local_date(shifts["billed_end_us"] - 1, shifts[zone_col])
+    crossing = shifts.select("shift_pos", zone_col, first_date_col, "billed_end_us").with_columns(last_date=last_date)
+    crossing = crossing.filter(pl.col("last_date") > pl.col(first_date_col))
+    if crossing.height == 0:
+        return pl.DataFrame(schema={"shift_pos": pl.UInt32, "cut_us": pl.Int64})
+    crossing = crossing.with_columns(
+        date=pl.date_ranges(pl.col(first_date_col) + pl.duration(days=1), "last_date"),
+        zone=pl.col(zone_col).cast(pl.UInt32).replace_strict(list(range(len(terms.zones))), terms.zones),
+    ).explode("date")
+    starts = day_starts(crossing.select("zone", "date"), "zone", "date")
+    crossing = crossing.join(starts, on=["zone", "date"])
+    return crossing.select("shift_pos", cut_us=pl.col("day_start").dt.epoch("us"))
+
+
+def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) -> pl.DataFrame:
+    """Shifts cut at site-local midnights, contract-zone midnights and event edges, in shift
+    order (pieces of a shift in time order), each with its local dates and event."""
+    shifts = shifts.with_row_index("shift_pos")
+    cuts = [
+        _midnights(shifts, "site_zone", "start_site_date", terms, clock),
+        _midnights(shifts, "contract_zone", "start_contract_date", terms, clock),
+    ]
+    events = terms.events
+    if events.height:
+        spans = shifts.select("shift_pos", "contract_code", "billed_start_us", "billed_end_us").join(
+            events, on="contract_code"
+        )
+        for edge in ("event_start_us", "event_end_us"):
+            inside = (pl.col(edge) > pl.col("billed_start_us")) & (pl.col(edge) < pl.col("billed_end_us"))
+            cuts.append(spans.filter(inside).select("shift_pos", cut_us=pl.col(edge)))
+    cuts = pl.concat([c.select(pl.col("shift_pos").cast(pl.UInt32), pl.col("cut_us").cast(pl.Int64)) for c in cuts])
+    if cuts.height:
+        cuts = cuts.unique().sort("shift_pos", "cut_us")
+        counts = cuts.group_by("shift_pos").len()
+        per_shift = pl.zeros(shifts.height, pl.UInt32, eager=True).scatter(counts["shift_pos"], counts["len"]) + 1
+        first_piece = per_shift.cum_sum() - per_shift
+        shift_of_piece = pl.select(pl.int_range(shifts.height, dtype=pl.UInt32).repeat_by(per_shift)).to_series()
+        shift_of_piece = shift_of_piece.explode()
+        # A cut's piece: its shift's first piece plus its rank among the shift's cuts.
+        cut_rank = cuts.select(pl.int_range(pl.len()).over("shift_pos") + 1).to_series().cast(pl.UInt32)
+        piece_start = shifts["billed_start_us"].gather(shift_of_piece)
+        piece_start = piece_start.scatter(first_piece.gather(cuts["shift_pos"]) + cut_rank, cuts["cut_us"])
+        pieces = shifts.gather(shift_of_piece).with_columns(piece_start_us=piece_start)
+        last_of_shift = pl.col("shift_pos").ne_missing(pl.col("shift_pos").shift(-1))
+        pieces = pieces.with_columns(
+            piece_end_us=pl.when(last_of_shift).then("billed_end_us").otherwise(pl.col("piece_start_us").shift(-1))
+        )
+    else:
+        pieces = shifts.with_columns(piece_start_us=pl.col("billed_start_us"), piece_end_us=pl.col("billed_end_us"))
+    pieces = pieces.with_columns(minutes=(pl.col("piece_end_us") - pl.col("piece_start_us")) // MINUTE_US).filter(
+        pl.col("minutes") > 0
+    )
+    pieces = pieces.with_columns(
+        site_date=clock.local_date(pieces["piece_start_us"], pieces["site_zone"]),
+        contract_date=clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
+        event_rank=pl.lit(None, pl.Int64),
+    )
+    if events.height:
+        inside = (
+            pieces.select(
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("piece"),
+                "contract_code",
+                "piece_start_us",
+                "piece_end_us",
+            )
+            .join(events, on="contract_code")
+            .filter(
+                (pl.col("event_start_us") <= pl.col("piece_start_us"))
+                & (pl.col("piece_end_us") <= pl.col("event_end_us"))
+            )
+            .group_by("piece")
+            .agg(pl.col("event_rank").min())
+        )
+        if inside.height:
+            pieces = pieces.with_columns(event_rank=pieces["event_rank"].scatter(inside["piece"], inside["event_rank"]))
+    return pieces.drop("shift_pos", "billed_start_us", "billed_end_us")
