@@ -289,6 +289,43 @@ def _minimum_shift(ctx: Context, b: BillableShifts, rates: DecimalCodes, multipl
     ).select([pl.col(c).cast(t) for c, t in LINE_COLUMNS.items()])
 
 
+def _line_key(rated: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """One integer per distinct line key: the key columns' codes packed into an Int64 when they
+    fit (they do unless a company has millions of sites and rates), else a dense rank."""
+    parts = []
+    for k in keys:
+        col = rated[k].cast(pl.Int32).cast(pl.Int64) if rated.schema[k] == pl.Date else rated[k].cast(pl.Int64)
+        low = col.min() or 0
+        parts.append((col - low).fill_null(col.max() - low + 1 if col.max() is not None else 0))
+    widths = [int(p.max() or 0).bit_length() for p in parts]
+    if sum(widths) <= 62:
+        key = pl.zeros(rated.height, pl.Int64, eager=True)
+        for part, width in zip(parts, widths, strict=True):
+            key = key * (1 << width) + part
+        return key.alias("line_key")
+    return rated.select(pl.struct(keys).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
+
+
+def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[str, ...]]:
+    """Each line's distinct source refs in text order. Refs are ranked once (one sort of the
+    record strings); each line's refs are then a sort of integers."""
+    order = source_ref.arg_sort()
+    in_order = source_ref.gather(order)
+    new_text = in_order.ne_missing(in_order.shift(1))
+    rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
+    ref_rank = pl.zeros(source_ref.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
+    texts = in_order.filter(new_text)
+    pairs = (
+        rated.select("line_key", ref_rank=ref_rank.gather(rated["record_row"])).unique().sort("line_key", "ref_rank")
+    )
+    refs = texts.gather(pairs["ref_rank"]).to_list()
+    keys = pairs["line_key"]
+    starts = keys.ne_missing(keys.shift(1)).arg_true().to_list()
+    line_keys = keys.gather(starts).to_list()
+    bounds = [*starts, len(refs)]
+    return {k: tuple(refs[bounds[i] : bounds[i + 1]]) for i, k in enumerate(line_keys)}
+
+
 def _lines(
     ctx: Context,
     b: BillableShifts,
@@ -309,27 +346,17 @@ def _lines(
         "rate_code",
         "multiplier_code",
     ]
-    grouped = (
-        rated.group_by(keys)
-        .agg(
-            pl.col("minutes").sum(),
-            pl.col("tiered").any(),
-            weeks=pl.col("workweek").drop_nulls().unique().sort(),
-            days=pl.col("site_date").unique().sort(),
-            holidays=pl.col("holiday_code").drop_nulls().unique(),
-            events=pl.col("event_rank").drop_nulls().unique(),
-            rows=pl.col("record_row").unique(),
-        )
-        .with_row_index("line")
+    rated = rated.with_columns(line_key=_line_key(rated, keys))
+    grouped = rated.group_by("line_key").agg(
+        *(pl.col(k).first() for k in keys),
+        pl.col("minutes").sum(),
+        pl.col("tiered").any(),
+        weeks=pl.col("workweek").drop_nulls().unique().sort(),
+        days=pl.col("site_date").unique().sort(),
+        holidays=pl.col("holiday_code").drop_nulls().unique(),
+        events=pl.col("event_rank").drop_nulls().unique(),
     )
-    # Source refs: strings only now, each line's sorted.
-    pairs = grouped.select("line", "rows").explode("rows")
-    pairs = pairs.with_columns(source_ref=b.records["source_ref"].gather(pairs["rows"])).sort("line", "source_ref")
-    ref_texts = pairs["source_ref"].to_list()
-    ends = grouped["rows"].list.len().cum_sum().to_list()
-    refs_of_line = [
-        tuple(ref_texts[end - n : end]) for end, n in zip(ends, grouped["rows"].list.len().to_list(), strict=True)
-    ]
+    refs_of_line = _source_refs(rated, b.records["source_ref"])
     event_names = dict(zip(b.terms.events["event_rank"].to_list(), b.terms.events["event_name"].to_list(), strict=True))
 
     def decode(codes: list[int | None], names: list[str]) -> list[str | None]:
@@ -379,7 +406,7 @@ def _lines(
                 unit="hour",
                 unit_price=rate * mult,
                 amount=amount,
-                source_refs=refs_of_line[row["line"]],
+                source_refs=refs_of_line[row["line_key"]],
                 explanation=explanation,
                 detail=row["service_type"] or "",
             )

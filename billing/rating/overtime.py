@@ -31,26 +31,21 @@ def _changed(*cols: str) -> pl.Expr:
 
 
 def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr) -> pl.DataFrame:
-    """Each row split at the offsets (minutes from its start) in `boundaries` that fall strictly
-    inside (0, limit): rows gain `offset` (0 for the first part) and `minutes` becomes the part's
-    length. Most rows cross no boundary and are passed through as they are."""
-    inside = [pl.when((b > 0) & (b < limit)).then(b) for b in boundaries]
-    rows = rows.with_columns(_cuts=pl.concat_list(inside).list.drop_nulls())
-    has_cut = pl.col("_cuts").list.len() > 0
-    whole = rows.filter(~has_cut).with_columns(offset=pl.lit(0, pl.Int64))
-    split = rows.filter(has_cut)
-    if split.height == 0:
-        return whole.drop("_cuts")
-    if split.height:
-        split = (
-            split.with_row_index("_row")
-            .with_columns(offset=pl.concat_list(pl.lit(0, pl.Int64), "_cuts").list.unique().list.sort())
-            .explode("offset")
-        )
-        next_offset = pl.when(pl.col("_row") == pl.col("_row").shift(-1)).then(pl.col("offset").shift(-1))
-        split = split.with_columns(minutes=next_offset.fill_null(pl.col("minutes")) - pl.col("offset")).drop("_row")
-        split = split.select(whole.columns)
-    return pl.concat([whole, split], how="vertical").drop("_cuts")
+    """Each row split at the offsets (minutes from its start) in `boundaries`, ascending where
+    not null; an offset counts only strictly inside (0, limit). Rows gain `offset` (0 for the
+    first part) and `minutes` becomes the part's length. Most rows cross no boundary: the first
+    parts are the rows themselves, later parts only exist where a boundary does."""
+    names = [f"_cut{i}" for i in range(len(boundaries))]
+    rows = rows.with_columns(
+        [pl.when((b > 0) & (b < limit)).then(b).alias(n) for b, n in zip(boundaries, names, strict=True)]
+    )
+    parts = []
+    for i, name in enumerate([None, *names]):
+        part = rows if name is None else rows.filter(pl.col(name).is_not_null())
+        offset = pl.lit(0, pl.Int64) if name is None else pl.col(name)
+        part_end = pl.coalesce([*(pl.col(n) for n in names[i:]), pl.col("minutes")])
+        parts.append(part.with_columns(offset=offset, minutes=part_end - offset))
+    return pl.concat(parts, how="vertical").filter(pl.col("minutes") > 0).drop(names)
 
 
 def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
@@ -100,14 +95,16 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
         _weekly_limit=pl.col("weekly_minutes").fill_null(NO_LIMIT),
     )
     pieces = pieces.with_columns(_week_before=_running_before(pl.col("_regular"), pl.col("_new_week")))
+    # Ascending where present: the week's limit falls within the day's regular minutes, which
+    # end where overtime begins, before double time.
     segments = _cut(
         pieces,
         [
-            pl.col("_overtime_from") - pl.col("_day_before"),
-            pl.col("_double_from") - pl.col("_day_before"),
             pl.when(pl.col("_weekly_limit") - pl.col("_week_before") < pl.col("_regular")).then(
                 pl.col("_weekly_limit") - pl.col("_week_before")
             ),
+            pl.col("_overtime_from") - pl.col("_day_before"),
+            pl.col("_double_from") - pl.col("_day_before"),
         ],
         pl.col("minutes"),
     )
