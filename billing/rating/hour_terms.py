@@ -13,6 +13,7 @@ from billing.rating.money import canon
 
 REGULAR, OVERTIME, DOUBLE = 0, 1, 2
 NO_LIMIT = 10**12  # a minute counter no running total reaches
+DAY_BITS = 20  # a date packed below a contract (or rate) key: days since the earliest date
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,18 @@ class DecimalCodes:
             found = self._code[text] = len(self.texts)
             self.texts.append(text)
         return found
+
+
+def date_keys(rows: pl.DataFrame, key: pl.Expr, date_col: str) -> tuple[pl.Series, pl.DataFrame]:
+    """A packed (key, date) integer per row and the distinct (key, date) pairs with that integer."""
+    days = rows[date_col].cast(pl.Int32)
+    first = days.min() or 0
+    if days.max() is not None and days.max() - first >= 2**DAY_BITS:
+        raise ValueError("rating spans more than 2**20 days")
+    packed = rows.select((key.cast(pl.Int64) * 2**DAY_BITS + (pl.col(date_col).cast(pl.Int32) - first)).alias("k"))
+    packed = packed["k"]
+    distinct = packed.unique().to_frame()
+    distinct = distinct.with_columns(
+        key=pl.col("k") // 2**DAY_BITS, day=(pl.col("k") % 2**DAY_BITS + first).cast(pl.Int32).cast(pl.Date)
+    )
+    return packed, distinct

@@ -9,6 +9,7 @@ over small tables: distinct (contract, date) keys, distinct multiplier combinati
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,7 +18,7 @@ import polars as pl
 
 from billing.rating.context import Context
 from billing.rating.contracts import Contract, holiday_dates
-from billing.rating.hour_terms import DOUBLE, OVERTIME, DecimalCodes
+from billing.rating.hour_terms import DOUBLE, OVERTIME, DecimalCodes, date_keys
 from billing.rating.lines import CATEGORY_LABEL, Line, service_label
 from billing.rating.money import ONE, dec, fmt, hours, round_half_up
 from billing.rating.overtime import apply_hour_tiers, label_overtime
@@ -27,7 +28,6 @@ from billing.rating.timeutil import UTC_DT
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CATEGORIES = list(CATEGORY_LABEL)  # category code -> category
 MINIMUM_SHIFT = CATEGORIES.index("minimum_shift_adjustment")
-DAY_BITS = 20  # a date packed below a contract (or rate) key: days since the earliest date
 
 
 @dataclass
@@ -35,21 +35,6 @@ class HoursResult:
     lines: list[Line]
     billed: pl.DataFrame  # guard_id, site_id, start, end: billed shift intervals (incidents subtract them)
     covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref: every shift record of a cycle
-
-
-def _day_keys(rows: pl.DataFrame, key: pl.Expr, date_col: str) -> tuple[pl.Series, pl.DataFrame]:
-    """A packed (key, date) integer per row and the distinct (key, date) pairs with that integer."""
-    days = rows[date_col].cast(pl.Int32)
-    first = days.min() or 0
-    if days.max() is not None and days.max() - first >= 2**DAY_BITS:
-        raise ValueError("rating spans more than 2**20 days")
-    packed = rows.select((key.cast(pl.Int64) * 2**DAY_BITS + (pl.col(date_col).cast(pl.Int32) - first)).alias("k"))
-    packed = packed["k"]
-    distinct = packed.unique().to_frame()
-    distinct = distinct.with_columns(
-        key=pl.col("k") // 2**DAY_BITS, day=(pl.col("k") % 2**DAY_BITS + first).cast(pl.Int32).cast(pl.Date)
-    )
-    return packed, distinct
 
 
 def _rate_codes(
@@ -61,7 +46,7 @@ def _rate_codes(
     combo = (
         pl.col("contract_code").cast(pl.Int64) * n_services + pl.col("service_code").fill_null(n_services - 1)
     ) * n_sites + pl.col("site_code").fill_null(n_sites - 1)
-    packed, distinct = _day_keys(rows, combo, date_col)
+    packed, distinct = date_keys(rows, combo, date_col)
     constant: dict[int, int | None] = {}
     codes = []
     for _packed, combo_key, day in distinct.iter_rows():
@@ -87,7 +72,7 @@ def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holida
     """`holiday_code` (index into holiday_names) and `cycle_start` of each piece's site-local date."""
     if pieces.height == 0:
         return pieces.with_columns(holiday_code=pl.lit(None, pl.UInt32), cycle_start=pl.lit(None, pl.Date))
-    packed, distinct = _day_keys(pieces, pl.col("contract_code"), "site_date")
+    packed, distinct = date_keys(pieces, pl.col("contract_code"), "site_date")
     years = tuple(range(pieces["site_date"].min().year, pieces["site_date"].max().year + 1))
     calendars: dict[int, dict[date, str]] = {}
     name_code: dict[str, int] = {}
@@ -231,8 +216,19 @@ def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
     pieces = split_into_pieces(b.shifts, b.terms, b.clock)
     pieces = pieces.with_columns(rate_code=_rate_codes(ctx, b, pieces, "site_date", rates))
     # A minute without a rate in force is not billed (dbt raises missing_rate); tiers price every minute.
-    pieces = pieces.filter(pl.col("rate_code").is_not_null() | pl.col("has_tiers"))
+    has_tiers = b.terms.frame["has_tiers"].gather(pieces["contract_code"])
+    pieces = pieces.filter(pl.col("rate_code").is_not_null() | has_tiers)
     pieces = _with_calendar(ctx, b, pieces, holiday_names)
+    overtime_terms = b.terms.frame.select(
+        "day_is_shift_start", "workweek_start", "is_california", "daily_minutes", "double_time_after", "weekly_minutes"
+    )
+    pieces = pl.concat(
+        [
+            pieces.drop("site_zone", "contract_zone", "piece_end_us"),
+            overtime_terms.gather(pieces["contract_code"]),
+        ],
+        how="horizontal",
+    )
     segments = label_overtime(pieces)
     segments = apply_hour_tiers(ctx, segments, b.terms.contract_ids, rates, b.records)
     segments = segments.with_columns(
@@ -252,7 +248,8 @@ def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
 def _minimum_shift(ctx: Context, b: BillableShifts, rates: DecimalCodes, multipliers: DecimalCodes) -> pl.DataFrame:
     """The shortfall of a short shift, at the regular rate of its start date (tier contracts:
     the first tier's rate when rates[] has none); it never counts toward overtime or tiers."""
-    short = b.shifts.filter(
+    minimum = b.terms.frame["minimum_shift_minutes"].gather(b.shifts["contract_code"])
+    short = b.shifts.with_columns(minimum_shift_minutes=minimum).filter(
         (pl.col("minimum_shift_minutes") > 0) & (pl.col("minutes") < pl.col("minimum_shift_minutes"))
     )
     if short.height == 0:
@@ -315,15 +312,21 @@ def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[
     rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
     ref_rank = pl.zeros(source_ref.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
     texts = in_order.filter(new_text)
-    pairs = (
-        rated.select("line_key", ref_rank=ref_rank.gather(rated["record_row"])).unique().sort("line_key", "ref_rank")
+    # (line, ref rank) pairs as one integer: line index above 32 bits of rank, sorted, deduplicated.
+    line_keys = rated["line_key"].unique()
+    line_index = rated["line_key"].replace_strict(
+        line_keys, pl.int_range(line_keys.len(), eager=True), return_dtype=pl.Int64
     )
-    refs = texts.gather(pairs["ref_rank"]).to_list()
-    keys = pairs["line_key"]
-    starts = keys.ne_missing(keys.shift(1)).arg_true().to_list()
-    line_keys = keys.gather(starts).to_list()
+    packed = (line_index * 2**32 + ref_rank.gather(rated["record_row"])).sort()
+    packed = packed.filter(packed.ne_missing(packed.shift(1)))
+    # Python strings are made once per distinct ref; lines share them.
+    text_list, ranks = texts.to_list(), (packed % 2**32).to_list()
+    refs = operator.itemgetter(*ranks)(text_list) if len(ranks) > 1 else tuple(text_list[r] for r in ranks)
+    line_of_pair = packed // 2**32
+    starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true().to_list()
+    line_keys = line_keys.gather(line_of_pair.gather(starts)).to_list()
     bounds = [*starts, len(refs)]
-    return {k: tuple(refs[bounds[i] : bounds[i + 1]]) for i, k in enumerate(line_keys)}
+    return {k: refs[bounds[i] : bounds[i + 1]] for i, k in enumerate(line_keys)}
 
 
 def _lines(

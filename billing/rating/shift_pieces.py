@@ -15,7 +15,7 @@ import polars as pl
 from billing.rating.context import Context
 from billing.rating.contracts import Contract
 from billing.rating.frames import SHIFTS, normalize
-from billing.rating.hour_terms import HourTerms, hour_terms
+from billing.rating.hour_terms import HourTerms, date_keys, hour_terms
 from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
 
 PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
@@ -30,19 +30,25 @@ def hourly_priced(c: Contract, service_type: str) -> bool:
 
 
 def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
-    """Every shift record of a known contract with its cycle (invoices list them as covered)."""
+    """Every shift record of a known contract with its cycle (invoices list them as covered);
+    `records` carries `contract_code`, null where the contract is unknown."""
     day = pl.coalesce("service_date", pl.col("check_in_at").dt.date())
-    known = records.filter(pl.col("contract_id").is_in(list(ctx.contracts))).with_columns(service_day=day)
+    known = records.filter(pl.col("contract_code").is_not_null()).with_columns(service_day=day)
     known = known.filter(pl.col("service_day").is_not_null())
-    known = known.join(ctx.cycle_starts(known, "service_day"), on=["contract_id", "service_day"])
-    return known.select("contract_id", "cycle_start", "site_id", "source_ref")
+    if known.height == 0:
+        return known.select(
+            "contract_id", cycle_start=pl.lit(None, pl.Date), site_id="site_id", source_ref="source_ref"
+        )
+    contract_ids = list(ctx.contracts)
+    packed, distinct = date_keys(known, pl.col("contract_code"), "service_day")
+    starts = [ctx.cycle(contract_ids[code], day).start for code, day in distinct.select("key", "day").iter_rows()]
+    cycle_start = packed.replace_strict(distinct["k"], pl.Series(starts, dtype=pl.Date), default=None)
+    return known.select("contract_id", cycle_start=cycle_start, site_id="site_id", source_ref="source_ref")
 
 
 def _rated_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
     """Records of a known contract with a valid interval that the contract prices by the hour."""
-    records = records.filter(
-        pl.col("contract_id").is_in(list(ctx.contracts)) & pl.col("has_valid_interval").fill_null(False)
-    )
+    records = records.filter(pl.col("contract_code").is_not_null() & pl.col("has_valid_interval").fill_null(False))
     pairs = records.select("contract_id", "service_type").unique()
     priced = [hourly_priced(ctx.contracts[c], t or "") for c, t in pairs.iter_rows()]
     if all(priced):
@@ -62,8 +68,9 @@ def _guard_codes(records: pl.DataFrame) -> pl.Series:
     return guard
 
 
-def _order_by_guard_and_start(shifts: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Shifts in (guard, rounded start) order, ties by shift id then source ref."""
+def _guard_start_order(shifts: pl.DataFrame, records: pl.DataFrame) -> pl.Series:
+    """Row positions in (guard, rounded start) order, ties by shift id then source ref. One
+    integer sort when no guard has two shifts starting at the same minute (the usual case)."""
     start_minute = shifts["billed_start_us"] // MINUTE_US
     relative = start_minute - start_minute.min()
     if shifts["guard"].max() < 2**33 and relative.max() < 2**PACKED_BITS:
@@ -71,20 +78,25 @@ def _order_by_guard_and_start(shifts: pl.DataFrame, records: pl.DataFrame) -> pl
         order = packed.arg_sort()
         sorted_key = packed.gather(order)
         if not (sorted_key == sorted_key.shift(1)).any():
-            return shifts.gather(order)
+            return order
     tie_breaks = records.select("shift_id", "source_ref").gather(shifts["record_row"])
-    order = pl.concat([shifts.select("guard", "billed_start_us"), tie_breaks], how="horizontal").select(
-        pl.arg_sort_by("guard", "billed_start_us", "shift_id", "source_ref")
+    return (
+        pl.concat([shifts.select("guard", "billed_start_us"), tie_breaks], how="horizontal")
+        .select(pl.arg_sort_by("guard", "billed_start_us", "shift_id", "source_ref"))
+        .to_series()
     )
-    return shifts.gather(order.to_series())
 
 
-def _bill_overlap_once(shifts: pl.DataFrame) -> pl.DataFrame:
-    """Each shift starts no earlier than the latest end of its guard's earlier shifts (shifts in
-    guard and start order). `guard_rank` numbers the guards in that order."""
-    new_guard = shifts["guard"].ne_missing(shifts["guard"].shift(1))
+def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts: int) -> pl.DataFrame:
+    """Each shift starts no earlier than the latest end of its guard's earlier shifts (guard
+    and start order); the result is in (guard, contract, start) order, the order overtime
+    counts in, with `guard_rank` numbering the guards."""
+    order = _guard_start_order(shifts, records)
+    guard = shifts["guard"].gather(order)
+    start, end = shifts["billed_start_us"].gather(order), shifts["billed_end_us"].gather(order)
+    new_guard = guard.ne_missing(guard.shift(1))
     guard_rank = new_guard.cum_sum().cast(pl.Int64)
-    end_minute = shifts["billed_end_us"] // MINUTE_US
+    end_minute = end // MINUTE_US
     base = end_minute.min()
     span = int(end_minute.max() - base) + 1
     if guard_rank.max() * span < 2**62:
@@ -93,17 +105,36 @@ def _bill_overlap_once(shifts: pl.DataFrame) -> pl.DataFrame:
         earlier_end = (lifted.cum_max().shift(1) - guard_rank * span + base) * MINUTE_US
     else:
         earlier_end = (
-            pl.DataFrame({"guard_rank": guard_rank, "end": shifts["billed_end_us"]})
-            .select(pl.col("end").cum_max().shift(1).over("guard_rank"))
-            .to_series()
-        )
-    shifts = shifts.with_columns(guard_rank=guard_rank, _earlier_end=earlier_end, _new_guard=new_guard)
-    earlier = pl.when(~pl.col("_new_guard")).then(pl.col("_earlier_end")).fill_null(pl.col("billed_start_us"))
-    shifts = shifts.with_columns(billed_start_us=pl.max_horizontal("billed_start_us", earlier)).drop(
-        "_earlier_end", "_new_guard"
+            pl.DataFrame({"guard_rank": guard_rank, "end": end}).select(
+                pl.col("end").cum_max().shift(1).over("guard_rank")
+            )
+        ).to_series()
+    trimmed = pl.DataFrame(
+        {
+            "position": order,
+            "guard_rank": guard_rank,
+            "billed_start_us": start,
+            "earlier_end": earlier_end,
+            "new_guard": new_guard,
+            "billed_end_us": end,
+            "group": guard_rank * n_contracts + shifts["contract_code"].gather(order).cast(pl.Int64),
+        }
     )
-    shifts = shifts.filter(pl.col("billed_end_us") > pl.col("billed_start_us"))
-    return shifts.with_columns(minutes=(pl.col("billed_end_us") - pl.col("billed_start_us")) // MINUTE_US)
+    earlier = pl.when(~pl.col("new_guard")).then(pl.col("earlier_end")).fill_null(pl.col("billed_start_us"))
+    trimmed = trimmed.with_columns(billed_start_us=pl.max_horizontal("billed_start_us", earlier))
+    trimmed = trimmed.filter(pl.col("billed_end_us") > pl.col("billed_start_us"))
+    # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
+    if not trimmed["group"].is_sorted():
+        trimmed = trimmed.sort("group", maintain_order=True)
+    return (
+        shifts.drop("billed_start_us", "guard")
+        .gather(trimmed["position"])
+        .with_columns(
+            trimmed["guard_rank"],
+            trimmed["billed_start_us"],
+            minutes=(trimmed["billed_end_us"] - trimmed["billed_start_us"]) // MINUTE_US,
+        )
+    )
 
 
 @dataclass
@@ -122,6 +153,8 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     records = normalize(shift_marts, SHIFTS)
     if ctx.excluded:
         records = records.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
+    contract_enum = pl.Enum(list(ctx.contracts))
+    records = records.with_columns(contract_code=pl.col("contract_id").cast(contract_enum, strict=False).to_physical())
     covered = covered_records(ctx, records)
     records = _rated_records(ctx, records)
     site_zones = {k: ctx.site_tz(k) for k in ctx.sites}
@@ -136,7 +169,7 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     services = records["service_type"].drop_nulls().unique().sort().to_list()
     shifts = records.select(
         record_row=pl.int_range(pl.len(), dtype=pl.UInt32),
-        contract_code=pl.col("contract_id").cast(terms.contract_enum).to_physical(),
+        contract_code="contract_code",
         site_zone=zone_name.cast(terms.zone_enum).to_physical(),
         site_code=pl.col("site_id").cast(pl.Enum(sites)).to_physical(),
         service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical(),
@@ -144,17 +177,24 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
         check_out_us=pl.col("check_out_at").dt.epoch("us"),
         scheduled_start_us=pl.col("scheduled_start_at").dt.epoch("us"),
         scheduled_end_us=pl.col("scheduled_end_at").dt.epoch("us"),
-    ).with_columns(guard=_guard_codes(records))
-    shifts = pl.concat([shifts, terms.frame.gather(shifts["contract_code"])], how="horizontal")
+    )
+    contract_terms = terms.frame.select("bills_scheduled", "increment_minutes").gather(shifts["contract_code"])
     # basis: scheduled bills the scheduled times when both are there, else the actuals.
     scheduled = (
-        pl.col("bills_scheduled")
-        & pl.col("scheduled_start_us").is_not_null()
-        & pl.col("scheduled_end_us").is_not_null()
+        contract_terms["bills_scheduled"]
+        & shifts["scheduled_start_us"].is_not_null()
+        & shifts["scheduled_end_us"].is_not_null()
     )
-    shifts = shifts.with_columns(
+    shifts = shifts.select(
+        "record_row",
+        "contract_code",
+        "site_zone",
+        "site_code",
+        "service_code",
         billed_start_us=pl.when(scheduled).then("scheduled_start_us").otherwise("check_in_us"),
         billed_end_us=pl.when(scheduled).then("scheduled_end_us").otherwise("check_out_us"),
+        guard=_guard_codes(records),
+        increment_minutes=contract_terms["increment_minutes"],
     ).filter(pl.col("billed_start_us").is_not_null() & pl.col("billed_end_us").is_not_null())
     first, last = shifts["billed_start_us"].min(), shifts["billed_end_us"].max()
     clock = ZoneClock(
@@ -167,21 +207,18 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
         truncated = truncate_minute_us(shifts[col])
         wall = clock.wall_us(truncated, shifts["site_zone"])
         shifts = shifts.with_columns(round_minutes_us(truncated, wall, shifts["increment_minutes"]).alias(col))
+    shifts = shifts.drop("increment_minutes")
     if shifts.height == 0:
-        shifts = shifts.with_columns(guard_rank=pl.lit(0, pl.Int64), minutes=pl.lit(0, pl.Int64))
+        shifts = shifts.drop("guard").with_columns(guard_rank=pl.lit(0, pl.Int64), minutes=pl.lit(0, pl.Int64))
     else:
-        shifts = _bill_overlap_once(_order_by_guard_and_start(shifts, records))
-    # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
-    n_contracts = max(len(terms.contract_ids), 1)
-    shifts = shifts.with_columns(_group=pl.col("guard_rank") * n_contracts + pl.col("contract_code"))
-    if not shifts["_group"].is_sorted():
-        shifts = shifts.sort("_group", maintain_order=True)
-    shifts = shifts.drop("_group").with_columns(
+        shifts = _bill_overlap_once(shifts, records, max(len(terms.contract_ids), 1))
+    contract_zone = terms.frame["contract_zone"].gather(shifts["contract_code"])
+    shifts = shifts.with_columns(
+        contract_zone=contract_zone,
         start_site_date=clock.local_date(shifts["billed_start_us"], shifts["site_zone"]),
-        start_contract_date=clock.local_date(shifts["billed_start_us"], shifts["contract_zone"]),
+        start_contract_date=clock.local_date(shifts["billed_start_us"], contract_zone),
     )
-    drop = ["check_in_us", "check_out_us", "scheduled_start_us", "scheduled_end_us", "guard", "bills_scheduled"]
-    return BillableShifts(records, shifts.drop(drop), covered, terms, clock, sites, services)
+    return BillableShifts(records, shifts, covered, terms, clock, sites, services)
 
 
 def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: HourTerms, clock: ZoneClock):
