@@ -312,21 +312,28 @@ def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[
     rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
     ref_rank = pl.zeros(source_ref.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
     texts = in_order.filter(new_text)
-    # (line, ref rank) pairs as one integer: line index above 32 bits of rank, sorted, deduplicated.
-    line_keys = rated["line_key"].unique()
-    line_index = rated["line_key"].replace_strict(
-        line_keys, pl.int_range(line_keys.len(), eager=True), return_dtype=pl.Int64
-    )
-    packed = (line_index * 2**32 + ref_rank.gather(rated["record_row"])).sort()
+    # (line, ref rank) pairs as one integer, the line above the rank: sorted, deduplicated.
+    rank_bits = max(int(texts.len()).bit_length(), 1)
+    line_key = rated["line_key"]
+    if int(line_key.max()).bit_length() + rank_bits > 62:
+        distinct = line_key.unique()
+        line_key = line_key.replace_strict(distinct, pl.int_range(distinct.len(), eager=True), return_dtype=pl.Int64)
+    else:
+        distinct = None
+    packed = (line_key * (1 << rank_bits) + ref_rank.gather(rated["record_row"])).sort()
     packed = packed.filter(packed.ne_missing(packed.shift(1)))
-    # Python strings are made once per distinct ref; lines share them.
-    text_list, ranks = texts.to_list(), (packed % 2**32).to_list()
-    refs = operator.itemgetter(*ranks)(text_list) if len(ranks) > 1 else tuple(text_list[r] for r in ranks)
-    line_of_pair = packed // 2**32
-    starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true().to_list()
-    line_keys = line_keys.gather(line_of_pair.gather(starts)).to_list()
-    bounds = [*starts, len(refs)]
-    return {k: refs[bounds[i] : bounds[i + 1]] for i, k in enumerate(line_keys)}
+    line_of_pair = packed // (1 << rank_bits)
+    starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true()
+    keys = line_of_pair.gather(starts)
+    keys = (keys if distinct is None else distinct.gather(keys)).to_list()
+    # Python strings are made once per distinct ref, and each line's tuple picks from them.
+    text_list, ranks = texts.to_list(), (packed % (1 << rank_bits)).to_list()
+    bounds = [*starts.to_list(), len(ranks)]
+    refs = {}
+    for i, key in enumerate(keys):
+        picked = ranks[bounds[i] : bounds[i + 1]]
+        refs[key] = operator.itemgetter(*picked)(text_list) if len(picked) > 1 else (text_list[picked[0]],)
+    return refs
 
 
 def _lines(
