@@ -222,15 +222,21 @@ def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
     overtime_terms = b.terms.frame.select(
         "day_is_shift_start", "workweek_start", "is_california", "daily_minutes", "double_time_after", "weekly_minutes"
     )
-    pieces = pl.concat(
-        [
-            pieces.drop("site_zone", "contract_zone", "piece_end_us"),
-            overtime_terms.gather(pieces["contract_code"]),
-        ],
-        how="horizontal",
-    )
-    segments = label_overtime(pieces)
-    segments = apply_hour_tiers(ctx, segments, b.terms.contract_ids, rates, b.records)
+    segments = label_overtime(pl.concat([pieces, overtime_terms.gather(pieces["contract_code"])], how="horizontal"))
+    segments = apply_hour_tiers(ctx, segments, pieces, b.terms.contract_ids, rates, b.records)
+    # Each segment takes its piece's columns once, now that splitting is done.
+    of_piece = pieces.select(
+        "contract_code",
+        "cycle_start",
+        "site_code",
+        "service_code",
+        "site_date",
+        "holiday_code",
+        "event_rank",
+        "record_row",
+        "rate_code",
+    ).gather(segments["piece"])
+    segments = pl.concat([segments.drop("piece", "offset"), of_piece], how="horizontal")
     segments = segments.with_columns(
         rate_code=pl.coalesce("tier_rate_code", "rate_code"), tiered=pl.col("tier_rate_code").is_not_null()
     ).filter(pl.col("rate_code").is_not_null())

@@ -49,8 +49,9 @@ def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr) -> pl.Da
 
 
 def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
-    """Each piece's minutes as regular / overtime / double time (`overtime_class`), per guard
-    per contract, pieces in (guard, contract, start) order.
+    """Each piece's minutes as regular / overtime / double time, per guard per contract, pieces
+    in (guard, contract, start) order. Returns segments: `piece` (row of `pieces`), `offset`
+    (minutes from the piece's start), `minutes`, `workweek` and `overtime_class`.
 
     The daily rule runs on days in the contract's zone (or the shift's start day with
     day_boundary shift_start); the weekly total then adds up only the minutes the daily rule
@@ -59,7 +60,18 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
     piece needs at most three cuts: where the day's total reaches the daily limit and the
     double-time limit, and where the week's regular total reaches the weekly limit."""
     day_key = pl.when(pl.col("day_is_shift_start")).then(pl.col("start_contract_date")).otherwise("contract_date")
-    pieces = pieces.with_columns(day_key=day_key)
+    pieces = pieces.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("piece"),
+        "guard_rank",
+        "contract_code",
+        "minutes",
+        "workweek_start",
+        "is_california",
+        "daily_minutes",
+        "double_time_after",
+        "weekly_minutes",
+        day_key=day_key,
+    )
     weekday = (pl.col("day_key").cast(pl.Int32) + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
     pieces = pieces.with_columns(
         workweek=(pl.col("day_key").cast(pl.Int32) - (weekday - pl.col("workweek_start")) % 7).cast(pl.Date)
@@ -124,11 +136,9 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
         .then(OVERTIME)
         .otherwise(REGULAR)
     )
-    segments = segments.with_columns(
-        overtime_class=pl.max_horizontal(daily_class, weekly_class),
-        piece_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US,
+    return segments.select(
+        "piece", "offset", "minutes", "workweek", overtime_class=pl.max_horizontal(daily_class, weekly_class)
     )
-    return segments.drop([c for c in segments.columns if c.startswith("_")] + ["offset", "day_key"])
 
 
 def _tier_table(ctx: Context, contract_ids: list[str], rates: DecimalCodes, mode: str):
@@ -148,7 +158,12 @@ def _tier_table(ctx: Context, contract_ids: list[str], rates: DecimalCodes, mode
 
 
 def apply_hour_tiers(
-    ctx: Context, segments: pl.DataFrame, contract_ids: list[str], rates: DecimalCodes, records: pl.DataFrame
+    ctx: Context,
+    segments: pl.DataFrame,
+    pieces: pl.DataFrame,
+    contract_ids: list[str],
+    rates: DecimalCodes,
+    records: pl.DataFrame,
 ) -> pl.DataFrame:
     """`tier_rate_code` for segments of tier contracts: graduated by the running total of the
     contract's guard minutes in the cycle (time order, ties by shift id then source ref),
@@ -156,14 +171,18 @@ def apply_hour_tiers(
     segments = segments.with_columns(tier_rate_code=pl.lit(None, pl.UInt32))
     graduated = _tier_table(ctx, contract_ids, rates, "graduated")
     if graduated:
-        tiered = segments.filter(pl.col("contract_code").is_in(list(graduated)))
-        segments = pl.concat(
-            [segments.filter(~pl.col("contract_code").is_in(list(graduated))), _graduated(tiered, graduated, records)]
-        )
+        in_graduated = pieces["contract_code"].gather(segments["piece"]).is_in(list(graduated))
+        if in_graduated.any():
+            segments = pl.concat(
+                [segments.filter(~in_graduated), _graduated(segments.filter(in_graduated), pieces, graduated, records)]
+            )
     volume = _tier_table(ctx, contract_ids, rates, "volume")
     if volume:
+        cycles = pieces.select("contract_code", "cycle_start").gather(segments["piece"])
+        in_volume = cycles["contract_code"].is_in(list(volume))
         totals = (
-            segments.filter(pl.col("contract_code").is_in(list(volume)))
+            pl.concat([cycles, segments.select("minutes")], how="horizontal")
+            .filter(in_volume)
             .group_by("contract_code", "cycle_start")
             .agg(pl.col("minutes").sum().alias("total"))
         )
@@ -172,19 +191,16 @@ def apply_hour_tiers(
             in_force = [rate for lo, rate in volume[code] if lo <= total and rate is not None]
             reached.append(in_force[-1] if in_force else None)
         totals = totals.with_columns(volume_rate_code=pl.Series(reached, dtype=pl.UInt32)).drop("total")
-        segments = (
-            segments.join(totals, on=["contract_code", "cycle_start"], how="left")
-            .with_columns(tier_rate_code=pl.coalesce("tier_rate_code", "volume_rate_code"))
-            .drop("volume_rate_code")
+        found = cycles.join(totals, on=["contract_code", "cycle_start"], how="left", maintain_order="left")
+        segments = segments.with_columns(
+            tier_rate_code=pl.coalesce(segments["tier_rate_code"], found["volume_rate_code"])
         )
     return segments
 
 
 def _graduated(
-    rows: pl.DataFrame, bands: dict[int, list[tuple[int, int | None]]], records: pl.DataFrame
+    segments: pl.DataFrame, pieces: pl.DataFrame, bands: dict[int, list[tuple[int, int | None]]], records: pl.DataFrame
 ) -> pl.DataFrame:
-    if rows.height == 0:
-        return rows
     width = max(len(b) for b in bands.values())
     n_codes = max(bands) + 1
     starts = [[NO_LIMIT] * width for _ in range(n_codes)]
@@ -195,28 +211,35 @@ def _graduated(
             rate_of_band[code * width + i] = rate
     start_cols = [f"_band_start_{i}" for i in range(width)]
     band_starts = pl.DataFrame([[row[i] for row in starts] for i in range(width)], schema=start_cols, orient="col")
-    rows = rows.sort("contract_code", "cycle_start", "piece_start_us", maintain_order=True)
+    of_piece = pieces.select("contract_code", "cycle_start", "piece_start_us", "record_row").gather(segments["piece"])
+    rows = pl.concat([segments, of_piece], how="horizontal").with_columns(
+        segment_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US
+    )
+    rows = rows.sort("contract_code", "cycle_start", "segment_start_us", maintain_order=True)
     rows = pl.concat([rows, band_starts.gather(rows["contract_code"])], how="horizontal")
     rows = _order_ties(rows, start_cols, records)
     before = _running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
-    rows = rows.with_columns(_cycle_before=before)
+    rows = rows.with_columns(_cycle_before=before, _segment_offset=pl.col("offset")).drop("offset")
     rows = _cut(rows, [pl.col(c) - pl.col("_cycle_before") for c in start_cols[1:]], pl.col("minutes"))
     position = pl.col("_cycle_before") + pl.col("offset")
     band = pl.sum_horizontal([(pl.col(c) <= position).cast(pl.Int64) for c in start_cols]) - 1
     rate_table = pl.Series(rate_of_band, dtype=pl.UInt32)
-    rows = rows.with_columns(_band=pl.col("contract_code").cast(pl.Int64) * width + band)
-    rows = rows.with_columns(
-        tier_rate_code=rate_table.gather(rows["_band"]),
-        piece_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US,
+    band_index = rows.select(pl.col("contract_code").cast(pl.Int64) * width + band).to_series()
+    return rows.select(
+        "piece",
+        offset=pl.col("_segment_offset") + pl.col("offset"),
+        minutes="minutes",
+        workweek="workweek",
+        overtime_class="overtime_class",
+        tier_rate_code=rate_table.gather(band_index),
     )
-    return rows.drop([*start_cols, "_cycle_before", "_band", "offset"])
 
 
 def _order_ties(rows: pl.DataFrame, start_cols: list[str], records: pl.DataFrame) -> pl.DataFrame:
-    """Pieces starting at the same instant in one cycle are ordered by shift id, then source
+    """Segments starting at the same instant in one cycle are ordered by shift id, then source
     ref. The order only matters where a tier boundary falls inside such a block, so only those
     blocks are sorted by their strings."""
-    new_block = _changed("contract_code", "cycle_start", "piece_start_us")
+    new_block = _changed("contract_code", "cycle_start", "segment_start_us")
     rows = rows.with_columns(
         _block=new_block.cum_sum(), _before=_running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
     )
