@@ -17,12 +17,12 @@ def by_zone(
     """`df` with the columns `fn(part, zone)` computes on each zone's rows of the narrow frame
     (`tz_col` + `needed`); partitioning only the needed columns keeps wide frames cheap."""
     if df.height == 0:
-        res = fn(df.select(tz_col, *needed), "UTC")
-        return df.with_columns([res[c] for c in res.columns if c != tz_col])
+        computed = fn(df.select(tz_col, *needed), "UTC")
+        return df.with_columns([computed[c] for c in computed.columns if c != tz_col])
     narrow = df.select(tz_col, *needed).with_row_index("__row")
     parts = [fn(part, str(key[0])) for key, part in narrow.partition_by(tz_col, as_dict=True).items()]
-    res = pl.concat(parts, how="vertical").sort("__row")
-    return df.with_columns([res[c] for c in res.columns if c not in ("__row", tz_col)])
+    computed = pl.concat(parts, how="vertical").sort("__row")
+    return df.with_columns([computed[c] for c in computed.columns if c not in ("__row", tz_col)])
 
 
 HOUR_US = 3_600_000_000
@@ -102,15 +102,15 @@ class ZoneClock:
 
 def _wall_us_by_zone(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
     """The local wall clock of `instant` (naive microseconds), converted zone by zone."""
-    res = by_zone(
+    converted = by_zone(
         df.select(tz_col, instant),
         tz_col,
         [instant],
-        lambda p, tz: p.with_columns(
-            pl.col(instant).dt.convert_time_zone(tz).dt.replace_time_zone(None).dt.epoch("us").alias("__wall")
+        lambda part, zone: part.with_columns(
+            pl.col(instant).dt.convert_time_zone(zone).dt.replace_time_zone(None).dt.epoch("us").alias("__wall")
         ),
     )
-    return res["__wall"].cast(pl.Int64)
+    return converted["__wall"].cast(pl.Int64)
 
 
 def local_wall_us(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
@@ -223,15 +223,19 @@ def band_split(
         "__idx",
         "minutes",
         "__key",
-        __c1=total - pl.when(new_group).then(total - pl.col("minutes")).otherwise(None).forward_fill(),
-    ).with_columns(__c0=pl.col("__c1") - pl.col("minutes"))
+        __total_after=total - pl.when(new_group).then(total - pl.col("minutes")).otherwise(None).forward_fill(),
+    ).with_columns(__total_before=pl.col("__total_after") - pl.col("minutes"))
     work = narrow.join(
         bands.select(pl.col(band_key).alias("__key"), "lo", "hi", label), on="__key", how="inner", maintain_order="left"
     )
-    lo = pl.max_horizontal("__c0", "lo")
-    hi = pl.min_horizontal("__c1", "hi")
-    work = work.filter(hi > lo).select(
-        "__idx", __shift=lo - pl.col("__c0"), __minutes=hi - lo, __label=pl.col(label), __w=pl.lit(True)
+    piece_lo = pl.max_horizontal("__total_before", "lo")
+    piece_hi = pl.min_horizontal("__total_after", "hi")
+    work = work.filter(piece_hi > piece_lo).select(
+        "__idx",
+        __shift=piece_lo - pl.col("__total_before"),
+        __minutes=piece_hi - piece_lo,
+        __label=pl.col(label),
+        __counted=pl.lit(True),
     )
     rest = (
         pl.DataFrame({"__idx": pl.int_range(0, df.height, dtype=pl.UInt32, eager=True)})
@@ -240,7 +244,7 @@ def band_split(
             __shift=pl.lit(0, dtype=pl.Int64),
             __minutes=df["minutes"].filter(~elig).cast(pl.Int64),
             __label=pl.lit(default_label).cast(work.schema["__label"]),
-            __w=pl.lit(False),
+            __counted=pl.lit(False),
         )
     )
     # Each input row's first piece updates it in place (no wide copy); further pieces of a
@@ -251,7 +255,7 @@ def band_split(
     if head.height == df.height:
         extra = out.filter(~first)
         parts = [_place(df, head, label), _place(df.gather(extra["__idx"]), extra, label)]
-        res = pl.concat([x.select(parts[0].columns) for x in parts], how="vertical")
+        res = pl.concat([part.select(parts[0].columns) for part in parts], how="vertical")
     else:
         res = _place(df.gather(out["__idx"]), out, label)
     return res.select(cols)
@@ -259,13 +263,15 @@ def band_split(
 
 def _place(rows: pl.DataFrame, out: pl.DataFrame, label: str) -> pl.DataFrame:
     """`rows` (aligned with `out`) moved to their band piece: start, minutes, label (and end)."""
-    res = rows.drop(label, strict=False).with_columns(
+    placed = rows.drop(label, strict=False).with_columns(
         start=pl.col("start") + pl.duration(minutes=out["__shift"]),
         minutes=out["__minutes"].cast(rows.schema["minutes"]),
         **{label: out["__label"]},
     )
-    if "end" in res.columns:
-        res = res.with_columns(
-            end=pl.when(out["__w"]).then(pl.col("start") + pl.duration(minutes=pl.col("minutes"))).otherwise("end")
+    if "end" in placed.columns:
+        placed = placed.with_columns(
+            end=pl.when(out["__counted"])
+            .then(pl.col("start") + pl.duration(minutes=pl.col("minutes")))
+            .otherwise("end")
         )
-    return res
+    return placed
