@@ -255,10 +255,10 @@ def band_split(
     if head.height == df.height:
         extra = out.filter(~first)
         parts = [_place(df, head, label), _place(df.gather(extra["__idx"]), extra, label)]
-        res = pl.concat([part.select(parts[0].columns) for part in parts], how="vertical")
+        placed = pl.concat([part.select(parts[0].columns) for part in parts], how="vertical")
     else:
-        res = _place(df.gather(out["__idx"]), out, label)
-    return res.select(cols)
+        placed = _place(df.gather(out["__idx"]), out, label)
+    return placed.select(cols)
 
 
 def _place(rows: pl.DataFrame, out: pl.DataFrame, label: str) -> pl.DataFrame:
