@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -13,7 +15,8 @@ from billing.rating.money import canon
 
 REGULAR, OVERTIME, DOUBLE = 0, 1, 2
 NO_LIMIT = 10**12  # a minute counter no running total reaches
-DAY_BITS = 20  # a date packed below a contract (or rate) key: days since the earliest date
+DENSE_TABLE_LIMIT = 20_000_000  # entries of a dense lookup table (see per_distinct)
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -115,16 +118,34 @@ class DecimalCodes:
         return found
 
 
-def date_keys(rows: pl.DataFrame, key: pl.Expr, date_col: str) -> tuple[pl.Series, pl.DataFrame]:
-    """A packed (key, date) integer per row and the distinct (key, date) pairs with that integer."""
-    days = rows[date_col].cast(pl.Int32)
-    first = days.min() or 0
-    if days.max() is not None and days.max() - first >= 2**DAY_BITS:
-        raise ValueError("rating spans more than 2**20 days")
-    packed = rows.select((key.cast(pl.Int64) * 2**DAY_BITS + (pl.col(date_col).cast(pl.Int32) - first)).alias("k"))
-    packed = packed["k"]
-    distinct = packed.unique().to_frame()
-    distinct = distinct.with_columns(
-        key=pl.col("k") // 2**DAY_BITS, day=(pl.col("k") % 2**DAY_BITS + first).cast(pl.Int32).cast(pl.Date)
-    )
-    return packed, distinct
+def per_distinct(index: pl.Series, size: int, compute: Callable[[list[int]], list], dtype: pl.DataType) -> pl.Series:
+    """Per row, `compute`'s value for the row's index (a small integer below `size`, or null).
+    `compute` runs once on the distinct indexes present (a few thousand (contract, date) pairs,
+    say, for a million rows); rows get theirs by gather from a dense table when it is small
+    enough, else by hash lookup."""
+    valid = index.drop_nulls()
+    if size <= DENSE_TABLE_LIMIT:
+        distinct = pl.zeros(size, pl.Boolean, eager=True).scatter(valid, True).arg_true()
+        values = pl.Series(compute(distinct.to_list()), dtype=dtype)
+        table = pl.repeat(None, size, dtype=dtype, eager=True).scatter(distinct, values)
+        return table.gather(index)
+    distinct = valid.unique()
+    values = pl.Series(compute(distinct.to_list()), dtype=dtype)
+    return index.replace_strict(distinct, values, default=None, return_dtype=dtype)
+
+
+def per_key_and_date(
+    key: pl.Series, day: pl.Series, n_keys: int, compute: Callable[[list[tuple[int, date]]], list], dtype: pl.DataType
+) -> pl.Series:
+    """`per_distinct` over (key, date) pairs: key a small integer below n_keys, day a date."""
+    days = day.cast(pl.Int32)
+    first = days.min()
+    if first is None:
+        return pl.repeat(None, key.len(), dtype=dtype, eager=True)
+    span = days.max() - first + 1
+    index = key.cast(pl.Int64) * span + (days - first)
+
+    def pairs(indexes: list[int]) -> list:
+        return compute([(i // span, EPOCH + timedelta(days=first + i % span)) for i in indexes])
+
+    return per_distinct(index, n_keys * span, pairs, dtype)

@@ -18,7 +18,7 @@ import polars as pl
 
 from billing.rating.context import Context
 from billing.rating.contracts import Contract, holiday_dates
-from billing.rating.hour_terms import DOUBLE, OVERTIME, DecimalCodes, date_keys
+from billing.rating.hour_terms import DOUBLE, EPOCH, OVERTIME, DecimalCodes, per_distinct, per_key_and_date
 from billing.rating.lines import CATEGORY_LABEL, Line, service_label
 from billing.rating.money import ONE, dec, fmt, hours, round_half_up
 from billing.rating.overtime import apply_hour_tiers, label_overtime
@@ -44,52 +44,65 @@ def _rate_codes(
     its date; with `first_tier`, a tier contract without one takes its first tier's rate."""
     n_sites, n_services = len(b.sites) + 1, len(b.services) + 1
     combo = (
-        pl.col("contract_code").cast(pl.Int64) * n_services + pl.col("service_code").fill_null(n_services - 1)
-    ) * n_sites + pl.col("site_code").fill_null(n_sites - 1)
-    packed, distinct = date_keys(rows, combo, date_col)
-    constant: dict[int, int | None] = {}
-    codes = []
-    for _packed, combo_key, day in distinct.iter_rows():
-        if combo_key in constant:
-            codes.append(constant[combo_key])
-            continue
-        contract_code, rest = divmod(combo_key, n_services * n_sites)
-        service_code, site_code = divmod(rest, n_sites)
-        c = ctx.contracts[b.terms.contract_ids[contract_code]]
-        service = b.services[service_code] if service_code < len(b.services) else None
-        site = b.sites[site_code] if site_code < len(b.sites) else None
-        rate = c.rate_for(service, site, day)
-        if rate is None and first_tier and c.hour_tiers is not None and c.hour_tiers.tiers:
-            rate = c.hour_tiers.tiers[0][1]
-        code = rates.code(rate)
-        codes.append(code)
-        if not any(r.effective_from for r in c.rates if r.service_type == service):
-            constant[combo_key] = code  # no rate change: the same rate on every date
-    return packed.replace_strict(distinct["k"], pl.Series(codes, dtype=pl.UInt32), default=None)
+        rows["contract_code"].cast(pl.Int64) * n_services + rows["service_code"].fill_null(n_services - 1)
+    ) * n_sites + rows["site_code"].fill_null(n_sites - 1)
+
+    def codes(pairs: list[tuple[int, date]]) -> list[int | None]:
+        constant: dict[int, int | None] = {}
+        out = []
+        for combo_key, day in pairs:
+            if combo_key in constant:
+                out.append(constant[combo_key])
+                continue
+            contract_code, rest = divmod(combo_key, n_services * n_sites)
+            service_code, site_code = divmod(rest, n_sites)
+            c = ctx.contracts[b.terms.contract_ids[contract_code]]
+            service = b.services[service_code] if service_code < len(b.services) else None
+            site = b.sites[site_code] if site_code < len(b.sites) else None
+            rate = c.rate_for(service, site, day)
+            if rate is None and first_tier and c.hour_tiers is not None and c.hour_tiers.tiers:
+                rate = c.hour_tiers.tiers[0][1]
+            out.append(rates.code(rate))
+            if not any(r.effective_from for r in c.rates if r.service_type == service):
+                constant[combo_key] = out[-1]  # no rate change: the same rate on every date
+        return out
+
+    n_combos = len(b.terms.contract_ids) * n_services * n_sites
+    return per_key_and_date(combo, rows[date_col], n_combos, codes, pl.UInt32)
+
+
+HOLIDAY_BITS = 16  # a holiday name code (plus one) packed below a cycle start
 
 
 def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holiday_names: list[str]) -> pl.DataFrame:
     """`holiday_code` (index into holiday_names) and `cycle_start` of each piece's site-local date."""
     if pieces.height == 0:
         return pieces.with_columns(holiday_code=pl.lit(None, pl.UInt32), cycle_start=pl.lit(None, pl.Date))
-    packed, distinct = date_keys(pieces, pl.col("contract_code"), "site_date")
     years = tuple(range(pieces["site_date"].min().year, pieces["site_date"].max().year + 1))
     calendars: dict[int, dict[date, str]] = {}
     name_code: dict[str, int] = {}
-    holidays, cycles = [], []
-    for _k, contract_code, day in distinct.iter_rows():
-        cid = b.terms.contract_ids[contract_code]
-        if contract_code not in calendars:
-            calendars[contract_code] = holiday_dates(ctx.contracts[cid].holidays, years)
-        name = calendars[contract_code].get(day)
-        if name is not None and name not in name_code:
-            name_code[name] = len(holiday_names)
-            holiday_names.append(name)
-        holidays.append(None if name is None else name_code[name])
-        cycles.append(ctx.cycle(cid, day).start)
+
+    def cycle_and_holiday(pairs: list[tuple[int, date]]) -> list[int]:
+        out = []
+        for contract_code, day in pairs:
+            cid = b.terms.contract_ids[contract_code]
+            if contract_code not in calendars:
+                calendars[contract_code] = holiday_dates(ctx.contracts[cid].holidays, years)
+            name = calendars[contract_code].get(day)
+            if name is not None and name not in name_code:
+                name_code[name] = len(holiday_names)
+                holiday_names.append(name)
+            holiday = 0 if name is None else name_code[name] + 1
+            out.append((ctx.cycle(cid, day).start - EPOCH).days * 2**HOLIDAY_BITS + holiday)
+        return out
+
+    packed = per_key_and_date(
+        pieces["contract_code"], pieces["site_date"], len(b.terms.contract_ids), cycle_and_holiday, pl.Int64
+    )
+    holiday = packed % 2**HOLIDAY_BITS
     return pieces.with_columns(
-        holiday_code=packed.replace_strict(distinct["k"], pl.Series(holidays, dtype=pl.UInt32), default=None),
-        cycle_start=packed.replace_strict(distinct["k"], pl.Series(cycles, dtype=pl.Date), default=None),
+        holiday_code=pl.when(holiday > 0).then(holiday - 1).cast(pl.UInt32),
+        cycle_start=(packed // 2**HOLIDAY_BITS).cast(pl.Int32).cast(pl.Date),
     )
 
 
@@ -98,22 +111,30 @@ def _with_multipliers(ctx: Context, b: BillableShifts, rows: pl.DataFrame, multi
     holiday, event) combination."""
     events = b.terms.events
     event_multiplier = dict(zip(events["event_rank"].to_list(), events["event_multiplier"].to_list(), strict=True))
-    combos = rows.select(
-        "contract_code", "overtime_class", is_holiday=pl.col("holiday_code").is_not_null(), event_rank="event_rank"
+    n_events = events.height + 1  # event rank + 1; 0 = no event
+    combo = (
+        (rows["contract_code"].cast(pl.Int64) * 3 + rows["overtime_class"]) * 2
+        + rows["holiday_code"].is_not_null().cast(pl.Int64)
+    ) * n_events + (rows["event_rank"] + 1).fill_null(0)
+
+    def category_and_multiplier(combos: list[int]) -> list[int]:
+        out = []
+        for key in combos:
+            rest, event = divmod(key, n_events)
+            rest, holiday = divmod(rest, 2)
+            contract_code, overtime_class = divmod(rest, 3)
+            factor = dec(event_multiplier[event - 1]) if event else None
+            c = ctx.contracts[b.terms.contract_ids[contract_code]]
+            mult, category = combine(c, overtime_class, bool(holiday), factor)
+            out.append(multipliers.code(mult) * len(CATEGORIES) + CATEGORIES.index(category))
+        return out
+
+    size = len(b.terms.contract_ids) * 3 * 2 * n_events
+    found = per_distinct(combo, size, category_and_multiplier, pl.Int64)
+    return rows.with_columns(
+        category_code=(found % len(CATEGORIES)).cast(pl.UInt8),
+        multiplier_code=(found // len(CATEGORIES)).cast(pl.UInt32),
     )
-    keys = ["contract_code", "overtime_class", "is_holiday", "event_rank"]
-    distinct = combos.unique()
-    categories, codes = [], []
-    for contract_code, overtime_class, is_holiday, event_rank in distinct.select(keys).iter_rows():
-        event = dec(event_multiplier[event_rank]) if event_rank is not None else None
-        mult, category = combine(ctx.contracts[b.terms.contract_ids[contract_code]], overtime_class, is_holiday, event)
-        categories.append(CATEGORIES.index(category))
-        codes.append(multipliers.code(mult))
-    distinct = distinct.with_columns(
-        category_code=pl.Series(categories, dtype=pl.UInt8), multiplier_code=pl.Series(codes, dtype=pl.UInt32)
-    )
-    found = combos.join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left")
-    return rows.with_columns(found["category_code"], found["multiplier_code"])
 
 
 def combine(c: Contract, ot: int, holiday: bool, event: Decimal | None) -> tuple[Decimal, str]:

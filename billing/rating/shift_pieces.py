@@ -15,7 +15,7 @@ import polars as pl
 from billing.rating.context import Context
 from billing.rating.contracts import Contract
 from billing.rating.frames import SHIFTS, normalize
-from billing.rating.hour_terms import HourTerms, date_keys, hour_terms
+from billing.rating.hour_terms import HourTerms, hour_terms, per_key_and_date
 from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
 
 PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
@@ -40,9 +40,13 @@ def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
             "contract_id", cycle_start=pl.lit(None, pl.Date), site_id="site_id", source_ref="source_ref"
         )
     contract_ids = list(ctx.contracts)
-    packed, distinct = date_keys(known, pl.col("contract_code"), "service_day")
-    starts = [ctx.cycle(contract_ids[code], day).start for code, day in distinct.select("key", "day").iter_rows()]
-    cycle_start = packed.replace_strict(distinct["k"], pl.Series(starts, dtype=pl.Date), default=None)
+    cycle_start = per_key_and_date(
+        known["contract_code"],
+        known["service_day"],
+        len(contract_ids),
+        lambda pairs: [ctx.cycle(contract_ids[code], day).start for code, day in pairs],
+        pl.Date,
+    )
     return known.select("contract_id", cycle_start=cycle_start, site_id="site_id", source_ref="source_ref")
 
 
