@@ -50,15 +50,21 @@ def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
     return known.select("contract_id", cycle_start=cycle_start, site_id="site_id", source_ref="source_ref")
 
 
-def _rated_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
+def _rated_records(ctx: Context, records: pl.DataFrame, services: list[str]) -> pl.DataFrame:
     """Records of a known contract with a valid interval that the contract prices by the hour."""
     records = records.filter(pl.col("contract_code").is_not_null() & pl.col("has_valid_interval").fill_null(False))
-    pairs = records.select("contract_id", "service_type").unique()
-    priced = [hourly_priced(ctx.contracts[c], t or "") for c, t in pairs.iter_rows()]
-    if all(priced):
-        return records
-    pairs = pairs.filter(pl.Series(priced, dtype=pl.Boolean))
-    return records.join(pairs, on=["contract_id", "service_type"], how="semi", nulls_equal=True, maintain_order="left")
+    n_services = len(services) + 1
+    pair = records["contract_code"].cast(pl.Int64) * n_services + records["service_code"].fill_null(n_services - 1)
+    contract_ids = list(ctx.contracts)
+    unpriced = [
+        key
+        for key in pair.unique().to_list()
+        if not hourly_priced(
+            ctx.contracts[contract_ids[key // n_services]],
+            services[key % n_services] if key % n_services < len(services) else "",
+        )
+    ]
+    return records.filter(~pair.is_in(unpriced)) if unpriced else records
 
 
 def _guard_codes(records: pl.DataFrame) -> pl.Series:
@@ -128,8 +134,15 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
     trimmed = trimmed.with_columns(billed_start_us=pl.max_horizontal("billed_start_us", earlier))
     trimmed = trimmed.filter(pl.col("billed_end_us") > pl.col("billed_start_us"))
     # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
-    if not trimmed["group"].is_sorted():
-        trimmed = trimmed.sort("group", maintain_order=True)
+    group = trimmed["group"]
+    if not group.is_sorted():
+        row_bits = max(trimmed.height.bit_length(), 1)
+        if int(group.max()).bit_length() + row_bits <= 62:
+            # A stable sort as one integer sort: the row number breaks ties in the key.
+            row = pl.int_range(trimmed.height, dtype=pl.Int64, eager=True)
+            trimmed = trimmed.gather((group * (1 << row_bits) + row).arg_sort())
+        else:
+            trimmed = trimmed.sort("group", maintain_order=True)
     return (
         shifts.drop("billed_start_us", "guard")
         .gather(trimmed["position"])
@@ -160,23 +173,27 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     contract_enum = pl.Enum(list(ctx.contracts))
     records = records.with_columns(contract_code=pl.col("contract_id").cast(contract_enum, strict=False).to_physical())
     covered = covered_records(ctx, records)
-    records = _rated_records(ctx, records)
+    services = records["service_type"].drop_nulls().unique().sort().to_list()
+    records = records.with_columns(service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical())
+    records = _rated_records(ctx, records, services)
     site_zones = {k: ctx.site_tz(k) for k in ctx.sites}
-    zone_name = pl.coalesce(
-        "site_timezone",
-        pl.col("site_id").replace_strict(site_zones, default=None, return_dtype=pl.String),
-        pl.lit("UTC"),
-    )
     present = records["site_timezone"].drop_nulls().unique().to_list()
     terms = hour_terms(ctx, [*present, *(z for z in site_zones.values() if z)])
     sites = records["site_id"].drop_nulls().unique().sort().to_list()
-    services = records["service_type"].drop_nulls().unique().sort().to_list()
+    site_code = records["site_id"].cast(pl.Enum(sites)).to_physical()
+    # A site's zone: the mart's site_timezone, else the site's, else UTC (zone codes, by gather).
+    zone_of_site = pl.Series([terms.zones.index(site_zones.get(k) or "UTC") for k in sites], dtype=pl.UInt32)
+    site_zone = pl.coalesce(
+        records["site_timezone"].cast(terms.zone_enum).to_physical(),
+        zone_of_site.gather(site_code),
+        pl.lit(terms.zones.index("UTC"), pl.UInt32),
+    )
     shifts = records.select(
         record_row=pl.int_range(pl.len(), dtype=pl.UInt32),
         contract_code="contract_code",
-        site_zone=zone_name.cast(terms.zone_enum).to_physical(),
-        site_code=pl.col("site_id").cast(pl.Enum(sites)).to_physical(),
-        service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical(),
+        site_zone=site_zone,
+        site_code=site_code,
+        service_code="service_code",
         check_in_us=pl.col("check_in_at").dt.epoch("us"),
         check_out_us=pl.col("check_out_at").dt.epoch("us"),
         scheduled_start_us=pl.col("scheduled_start_at").dt.epoch("us"),
@@ -245,14 +262,16 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
     """Shifts cut at site-local midnights, contract-zone midnights and event edges, in shift
     order (pieces of a shift in time order), each with its local dates and event."""
     shifts = shifts.with_row_index("shift_pos")
-    cuts = [
-        _midnights(shifts, "site_zone", "start_site_date", terms, clock),
-        _midnights(shifts, "contract_zone", "start_contract_date", terms, clock),
-    ]
+    cuts = [_midnights(shifts, "site_zone", "start_site_date", terms, clock)]
+    if not (shifts["site_zone"] == shifts["contract_zone"]).all():
+        cuts.append(_midnights(shifts, "contract_zone", "start_contract_date", terms, clock))
     events = terms.events
+    with_events = pl.col("contract_code").is_in(events["contract_code"].unique().to_list())
     if events.height:
-        spans = shifts.select("shift_pos", "contract_code", "billed_start_us", "billed_end_us").join(
-            events, on="contract_code"
+        spans = (
+            shifts.select("shift_pos", "contract_code", "billed_start_us", "billed_end_us")
+            .filter(with_events)
+            .join(events, on="contract_code")
         )
         for edge in ("event_start_us", "event_end_us"):
             inside = (pl.col(edge) > pl.col("billed_start_us")) & (pl.col(edge) < pl.col("billed_end_us"))
@@ -263,10 +282,13 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
         counts = cuts.group_by("shift_pos").len()
         per_shift = pl.zeros(shifts.height, pl.UInt32, eager=True).scatter(counts["shift_pos"], counts["len"]) + 1
         first_piece = per_shift.cum_sum() - per_shift
-        shift_of_piece = pl.select(pl.int_range(shifts.height, dtype=pl.UInt32).repeat_by(per_shift)).to_series()
-        shift_of_piece = shift_of_piece.explode()
+        # Piece -> shift: a running count of the shifts whose first piece has been passed.
+        starts_shift = pl.zeros(int(per_shift.sum()), pl.UInt32, eager=True).scatter(first_piece.slice(1), 1)
+        shift_of_piece = starts_shift.cum_sum()
         # A cut's piece: its shift's first piece plus its rank among the shift's cuts.
-        cut_rank = cuts.select(pl.int_range(pl.len()).over("shift_pos") + 1).to_series().cast(pl.UInt32)
+        row = pl.int_range(pl.len(), dtype=pl.UInt32)
+        first_cut = pl.when(pl.col("shift_pos").ne_missing(pl.col("shift_pos").shift(1))).then(row).forward_fill()
+        cut_rank = cuts.select(row - first_cut + 1).to_series()
         piece_start = shifts["billed_start_us"].gather(shift_of_piece)
         piece_start = piece_start.scatter(first_piece.gather(cuts["shift_pos"]) + cut_rank, cuts["cut_us"])
         pieces = shifts.gather(shift_of_piece).with_columns(piece_start_us=piece_start)
@@ -292,6 +314,7 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
                 "piece_start_us",
                 "piece_end_us",
             )
+            .filter(with_events)
             .join(events, on="contract_code")
             .filter(
                 (pl.col("event_start_us") <= pl.col("piece_start_us"))
