@@ -60,7 +60,9 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
     piece needs at most three cuts: where the day's total reaches the daily limit and the
     double-time limit, and where the week's regular total reaches the weekly limit."""
     day_key = pl.when(pl.col("day_is_shift_start")).then(pl.col("start_contract_date")).otherwise("contract_date")
-    pieces = pieces.select(
+    any_california = bool(pieces["is_california"].any())
+    # One lazy query: polars evaluates the running totals without materialising each step.
+    totals = pieces.lazy().select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("piece"),
         "guard_rank",
         "contract_code",
@@ -73,26 +75,26 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
         day_key=day_key,
     )
     weekday = (pl.col("day_key").cast(pl.Int32) + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
-    pieces = pieces.with_columns(
+    totals = totals.with_columns(
         workweek=(pl.col("day_key").cast(pl.Int32) - (weekday - pl.col("workweek_start")) % 7).cast(pl.Date)
     )
-    pieces = pieces.with_columns(
+    totals = totals.with_columns(
         _new_day=_changed("guard_rank", "contract_code", "day_key"),
         _new_week=_changed("guard_rank", "contract_code", "workweek"),
     )
     seventh_day = pl.lit(False)
-    if pieces["is_california"].any():
+    if any_california:
         # California: the 7th consecutive worked day of a workweek is overtime, then double time.
         days_so_far = _running_before(pl.col("_new_day").cast(pl.Int64), pl.col("_new_week")) + pl.col("_new_day")
         last_of_week = pl.col("_new_week").shift(-1).fill_null(True)
-        pieces = pieces.with_columns(_days_in_week=pl.when(last_of_week).then(days_so_far).backward_fill())
+        totals = totals.with_columns(_days_in_week=pl.when(last_of_week).then(days_so_far).backward_fill())
         seventh_day = (
             pl.col("is_california")
             & (pl.col("_days_in_week") == 7)
             & (pl.col("day_key") == pl.col("workweek") + pl.duration(days=6))
         )
     no_daily_rule = pl.col("daily_minutes").is_null()
-    pieces = pieces.with_columns(
+    totals = totals.with_columns(
         # Positions in the day's running total where overtime, then double time, begin.
         _overtime_from=pl.when(no_daily_rule).then(NO_LIMIT).when(seventh_day).then(0).otherwise("daily_minutes"),
         _double_from=pl.when(no_daily_rule)
@@ -102,11 +104,22 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
         .otherwise("double_time_after"),
         _day_before=_running_before(pl.col("minutes"), pl.col("_new_day")),
     )
-    pieces = pieces.with_columns(
+    totals = totals.with_columns(
         _regular=(pl.col("_overtime_from") - pl.col("_day_before")).clip(0, pl.col("minutes")),
         _weekly_limit=pl.col("weekly_minutes").fill_null(NO_LIMIT),
     )
-    pieces = pieces.with_columns(_week_before=_running_before(pl.col("_regular"), pl.col("_new_week")))
+    totals = totals.with_columns(_week_before=_running_before(pl.col("_regular"), pl.col("_new_week")))
+    pieces = totals.select(
+        "piece",
+        "minutes",
+        "workweek",
+        "_overtime_from",
+        "_double_from",
+        "_day_before",
+        "_regular",
+        "_weekly_limit",
+        "_week_before",
+    ).collect()
     # Ascending where present: the week's limit falls within the day's regular minutes, which
     # end where overtime begins, before double time.
     segments = _cut(
