@@ -9,6 +9,7 @@ cut into pieces at site-local and contract-local midnights and at event edges.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import polars as pl
 
@@ -249,12 +250,18 @@ def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: 
     crossing = crossing.filter(pl.col("last_date") > pl.col(first_date_col))
     if crossing.height == 0:
         return pl.DataFrame(schema={"shift_pos": pl.UInt32, "cut_us": pl.Int64})
-    crossing = crossing.with_columns(
-        date=pl.date_ranges(pl.col(first_date_col) + pl.duration(days=1), "last_date"),
-        zone=pl.col(zone_col).cast(pl.UInt32).replace_strict(list(range(len(terms.zones))), terms.zones),
-    ).explode("date")
-    starts = day_starts(crossing.select("zone", "date"), "zone", "date")
-    crossing = crossing.join(starts, on=["zone", "date"])
+    if (crossing["last_date"] - crossing[first_date_col]).max() == timedelta(days=1):
+        crossing = crossing.with_columns(date=pl.col("last_date"))  # one midnight each: no ranges
+    else:
+        crossing = crossing.with_columns(
+            date=pl.date_ranges(pl.col(first_date_col) + pl.duration(days=1), "last_date")
+        ).explode("date")
+    zone_dates = crossing.select(pl.col(zone_col).alias("zone_code"), "date").unique()
+    zone_dates = zone_dates.with_columns(
+        zone=pl.col("zone_code").cast(pl.UInt32).replace_strict(list(range(len(terms.zones))), terms.zones)
+    )
+    starts = zone_dates.join(day_starts(zone_dates.select("zone", "date"), "zone", "date"), on=["zone", "date"])
+    crossing = crossing.join(starts, left_on=[zone_col, "date"], right_on=["zone_code", "date"])
     return crossing.select("shift_pos", cut_us=pl.col("day_start").dt.epoch("us"))
 
 

@@ -74,10 +74,10 @@ class ZoneClock:
         zone_code = zone_code.cast(pl.Int64)
         if self.table is not None:
             hour = instant_us // HOUR_US - self.first_hour
-            inside = (hour >= 0) & (hour < self.hours)
-            wall = instant_us + self.table.gather(
-                pl.select(pl.when(inside).then(zone_code * self.hours + hour)).to_series()
-            )
+            index = zone_code * self.hours + hour
+            if (hour.min() or 0) < 0 or (hour.max() or 0) >= self.hours:
+                index = pl.select(pl.when((hour >= 0) & (hour < self.hours)).then(index)).to_series()
+            wall = instant_us + self.table.gather(index)
             exact = (wall.is_null() & instant_us.is_not_null() & zone_code.is_not_null()).arg_true()
         else:
             wall = pl.Series(instant_us.name, [None] * instant_us.len(), dtype=pl.Int64)
