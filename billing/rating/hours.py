@@ -9,7 +9,6 @@ over small tables: distinct (contract, date) keys, distinct multiplier combinati
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -353,14 +352,9 @@ def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[
     starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true()
     keys = line_of_pair.gather(starts)
     keys = (keys if distinct is None else distinct.gather(keys)).to_list()
-    # Python strings are made once per distinct ref, and each line's tuple picks from them.
-    text_list, ranks = texts.to_list(), (packed % (1 << rank_bits)).to_list()
-    bounds = [*starts.to_list(), len(ranks)]
-    refs = {}
-    for i, key in enumerate(keys):
-        picked = ranks[bounds[i] : bounds[i + 1]]
-        refs[key] = operator.itemgetter(*picked)(text_list) if len(picked) > 1 else (text_list[picked[0]],)
-    return refs
+    strings = texts.gather(packed % (1 << rank_bits)).to_list()
+    bounds = [*starts.to_list(), len(strings)]
+    return {key: tuple(strings[bounds[i] : bounds[i + 1]]) for i, key in enumerate(keys)}
 
 
 def _lines(
