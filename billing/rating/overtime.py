@@ -30,11 +30,12 @@ def _changed(*cols: str) -> pl.Expr:
     return changed
 
 
-def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr) -> pl.DataFrame:
+def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr, output: list[pl.Expr | str]) -> pl.DataFrame:
     """Each row split at the offsets (minutes from its start) in `boundaries`, ascending where
-    not null; an offset counts only strictly inside (0, limit). Rows gain `offset` (0 for the
-    first part) and `minutes` becomes the part's length. Most rows cross no boundary: the first
-    parts are the rows themselves, later parts only exist where a boundary does."""
+    not null; an offset counts only strictly inside (0, limit). Each part is `output` evaluated
+    with `offset` (0 for the first part) and `minutes` set to the part's length. Most rows
+    cross no boundary: the first parts are the rows themselves, later parts only exist where a
+    boundary does."""
     names = [f"_cut{i}" for i in range(len(boundaries))]
     rows = rows.with_columns(
         [pl.when((b > 0) & (b < limit)).then(b).alias(n) for b, n in zip(boundaries, names, strict=True)]
@@ -44,8 +45,11 @@ def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr) -> pl.Da
         part = rows if name is None else rows.filter(pl.col(name).is_not_null())
         offset = pl.lit(0, pl.Int64) if name is None else pl.col(name)
         part_end = pl.coalesce([*(pl.col(n) for n in names[i:]), pl.col("minutes")])
-        parts.append(part.with_columns(offset=offset, minutes=part_end - offset))
-    return pl.concat(parts, how="vertical").filter(pl.col("minutes") > 0).drop(names)
+        part = part.with_columns(offset=offset, minutes=part_end - offset)
+        if name is not None:  # equal boundaries leave empty parts; a first part is never empty
+            part = part.filter(pl.col("minutes") > 0)
+        parts.append(part.select(output))
+    return pl.concat(parts, how="vertical")
 
 
 def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
@@ -122,17 +126,6 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
     ).collect()
     # Ascending where present: the week's limit falls within the day's regular minutes, which
     # end where overtime begins, before double time.
-    segments = _cut(
-        pieces,
-        [
-            pl.when(pl.col("_weekly_limit") - pl.col("_week_before") < pl.col("_regular")).then(
-                pl.col("_weekly_limit") - pl.col("_week_before")
-            ),
-            pl.col("_overtime_from") - pl.col("_day_before"),
-            pl.col("_double_from") - pl.col("_day_before"),
-        ],
-        pl.col("minutes"),
-    )
     day_position = pl.col("_day_before") + pl.col("offset")
     daily_class = (
         pl.when(day_position < pl.col("_overtime_from"))
@@ -149,8 +142,23 @@ def label_overtime(pieces: pl.DataFrame) -> pl.DataFrame:
         .then(OVERTIME)
         .otherwise(REGULAR)
     )
-    return segments.select(
-        "piece", "offset", "minutes", "workweek", overtime_class=pl.max_horizontal(daily_class, weekly_class)
+    return _cut(
+        pieces,
+        [
+            pl.when(pl.col("_weekly_limit") - pl.col("_week_before") < pl.col("_regular")).then(
+                pl.col("_weekly_limit") - pl.col("_week_before")
+            ),
+            pl.col("_overtime_from") - pl.col("_day_before"),
+            pl.col("_double_from") - pl.col("_day_before"),
+        ],
+        pl.col("minutes"),
+        [
+            "piece",
+            "offset",
+            "minutes",
+            "workweek",
+            pl.max_horizontal(daily_class, weekly_class).alias("overtime_class"),
+        ],
     )
 
 
@@ -204,16 +212,20 @@ def apply_hour_tiers(
             in_force = [rate for lo, rate in volume[code] if lo <= total and rate is not None]
             reached.append(in_force[-1] if in_force else None)
         totals = totals.with_columns(volume_rate_code=pl.Series(reached, dtype=pl.UInt32)).drop("total")
-        found = cycles.join(totals, on=["contract_code", "cycle_start"], how="left", maintain_order="left")
-        segments = segments.with_columns(
-            tier_rate_code=pl.coalesce(segments["tier_rate_code"], found["volume_rate_code"])
+        volume_rows = in_volume.arg_true()
+        found = cycles.gather(volume_rows).join(
+            totals, on=["contract_code", "cycle_start"], how="left", maintain_order="left"
         )
+        tier_rate = segments["tier_rate_code"].scatter(volume_rows, found["volume_rate_code"])
+        segments = segments.with_columns(tier_rate_code=tier_rate)
     return segments
 
 
 def _graduated(
     segments: pl.DataFrame, pieces: pl.DataFrame, bands: dict[int, list[tuple[int, int | None]]], records: pl.DataFrame
 ) -> pl.DataFrame:
+    """Graduated tiers: segments in cycle order (contract, cycle, start, ties by shift), cut
+    where the cycle's running total of minutes reaches a tier, each part at its tier's rate."""
     width = max(len(b) for b in bands.values())
     n_codes = max(bands) + 1
     starts = [[NO_LIMIT] * width for _ in range(n_codes)]
@@ -233,19 +245,23 @@ def _graduated(
     rows = _order_ties(rows, start_cols, records)
     before = _running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
     rows = rows.with_columns(_cycle_before=before, _segment_offset=pl.col("offset")).drop("offset")
-    rows = _cut(rows, [pl.col(c) - pl.col("_cycle_before") for c in start_cols[1:]], pl.col("minutes"))
     position = pl.col("_cycle_before") + pl.col("offset")
     band = pl.sum_horizontal([(pl.col(c) <= position).cast(pl.Int64) for c in start_cols]) - 1
-    rate_table = pl.Series(rate_of_band, dtype=pl.UInt32)
-    band_index = rows.select(pl.col("contract_code").cast(pl.Int64) * width + band).to_series()
-    return rows.select(
-        "piece",
-        offset=pl.col("_segment_offset") + pl.col("offset"),
-        minutes="minutes",
-        workweek="workweek",
-        overtime_class="overtime_class",
-        tier_rate_code=rate_table.gather(band_index),
+    rows = _cut(
+        rows,
+        [pl.col(c) - pl.col("_cycle_before") for c in start_cols[1:]],
+        pl.col("minutes"),
+        [
+            "piece",
+            (pl.col("_segment_offset") + pl.col("offset")).alias("offset"),
+            "minutes",
+            "workweek",
+            "overtime_class",
+            (pl.col("contract_code").cast(pl.Int64) * width + band).alias("_band"),
+        ],
     )
+    rate_table = pl.Series(rate_of_band, dtype=pl.UInt32)
+    return rows.with_columns(tier_rate_code=rate_table.gather(rows["_band"])).drop("_band")
 
 
 def _order_ties(rows: pl.DataFrame, start_cols: list[str], records: pl.DataFrame) -> pl.DataFrame:
