@@ -312,21 +312,22 @@ def _minimum_shift(ctx: Context, b: BillableShifts, rates: DecimalCodes, multipl
     ).select([pl.col(c).cast(t) for c, t in LINE_COLUMNS.items()])
 
 
-def _line_key(rated: pl.DataFrame, keys: list[str]) -> pl.Series:
-    """One integer per distinct line key: the key columns' codes packed into an Int64 when they
-    fit (they do unless a company has millions of sites and rates), else a dense rank."""
-    parts = []
-    for k in keys:
-        col = rated[k].cast(pl.Int32).cast(pl.Int64) if rated.schema[k] == pl.Date else rated[k].cast(pl.Int64)
-        low = col.min() or 0
-        parts.append((col - low).fill_null(col.max() - low + 1 if col.max() is not None else 0))
-    widths = [int(p.max() or 0).bit_length() for p in parts]
-    if sum(widths) <= 62:
-        key = pl.zeros(rated.height, pl.Int64, eager=True)
-        for part, width in zip(parts, widths, strict=True):
-            key = key * (1 << width) + part
-        return key.alias("line_key")
-    return rated.select(pl.struct(keys).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
+def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
+    """One integer per distinct line key: the key columns' codes (each below its size, null
+    taking the size itself) packed into an Int64 in one expression when they fit (they do
+    unless a company has millions of sites and rates), else a dense rank."""
+    first_cycle = rated["cycle_start"].min()
+    key = pl.lit(0, pl.Int64)
+    capacity = 1
+    for col, size in sizes.items():
+        code = pl.col(col)
+        if col == "cycle_start":
+            code = code.cast(pl.Int32) - (first_cycle - EPOCH).days
+        key = key * (size + 1) + code.cast(pl.Int64).fill_null(size)
+        capacity *= size + 1
+    if capacity < 2**62:
+        return rated.select(key.alias("line_key")).to_series()
+    return rated.select(pl.struct(list(sizes)).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
 
 
 def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[str, ...]]:
@@ -377,7 +378,17 @@ def _lines(
         "rate_code",
         "multiplier_code",
     ]
-    rated = rated.with_columns(line_key=_line_key(rated, keys))
+    cycle_days = (rated["cycle_start"].max() - rated["cycle_start"].min()).days + 1
+    sizes = {
+        "contract_code": len(b.terms.contract_ids),
+        "cycle_start": cycle_days,
+        "site_code": len(b.sites),
+        "service_code": len(b.services),
+        "category_code": len(CATEGORIES),
+        "rate_code": len(rates.texts),
+        "multiplier_code": len(multipliers.texts),
+    }
+    rated = rated.with_columns(line_key=_line_key(rated, sizes))
     grouped = rated.group_by("line_key").agg(
         *(pl.col(k).first() for k in keys),
         pl.col("minutes").sum(),
