@@ -120,22 +120,13 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
                 pl.col("end").cum_max().shift(1).over("guard_rank")
             )
         ).to_series()
+    earlier_end = pl.select(pl.when(~new_guard).then(earlier_end)).to_series()
+    start = pl.select(pl.max_horizontal(start, earlier_end.fill_null(start))).to_series()
     trimmed = pl.DataFrame(
-        {
-            "position": order,
-            "guard_rank": guard_rank,
-            "billed_start_us": start,
-            "earlier_end": earlier_end,
-            "new_guard": new_guard,
-            "billed_end_us": end,
-            "group": guard_rank * n_contracts + shifts["contract_code"].gather(order).cast(pl.Int64),
-        }
-    )
-    earlier = pl.when(~pl.col("new_guard")).then(pl.col("earlier_end")).fill_null(pl.col("billed_start_us"))
-    trimmed = trimmed.with_columns(billed_start_us=pl.max_horizontal("billed_start_us", earlier))
-    trimmed = trimmed.filter(pl.col("billed_end_us") > pl.col("billed_start_us"))
+        {"position": order, "guard_rank": guard_rank, "billed_start_us": start, "billed_end_us": end}
+    ).filter(end > start)
     # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
-    group = trimmed["group"]
+    group = trimmed["guard_rank"] * n_contracts + shifts["contract_code"].gather(trimmed["position"]).cast(pl.Int64)
     if not group.is_sorted():
         row_bits = max(trimmed.height.bit_length(), 1)
         if int(group.max()).bit_length() + row_bits <= 62:
@@ -143,7 +134,7 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
             row = pl.int_range(trimmed.height, dtype=pl.Int64, eager=True)
             trimmed = trimmed.gather((group * (1 << row_bits) + row).arg_sort())
         else:
-            trimmed = trimmed.sort("group", maintain_order=True)
+            trimmed = trimmed.with_columns(group=group).sort("group", maintain_order=True)
     return (
         shifts.drop("billed_start_us", "guard")
         .gather(trimmed["position"])
