@@ -393,8 +393,9 @@ def _lines(
         *(pl.col(k).first() for k in keys),
         pl.col("minutes").sum(),
         pl.col("tiered").any(),
-        weeks=pl.col("workweek").drop_nulls().unique().sort(),
-        days=pl.col("site_date").unique().sort(),
+        # Explanations show four workweeks (and whether there are more) and four days.
+        weeks=pl.col("workweek").drop_nulls().unique().sort().head(5),
+        days=pl.col("site_date").unique().sort().head(4),
         holidays=pl.col("holiday_code").drop_nulls().unique(),
         events=pl.col("event_rank").drop_nulls().unique(),
     )
