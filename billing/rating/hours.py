@@ -37,11 +37,16 @@ class HoursResult:
 
 
 def _rate_codes(
-    ctx: Context, b: BillableShifts, rows: pl.DataFrame, date_col: str, rates: DecimalCodes, first_tier: bool = False
+    ctx: Context,
+    billable: BillableShifts,
+    rows: pl.DataFrame,
+    date_col: str,
+    rates: DecimalCodes,
+    first_tier: bool = False,
 ) -> pl.Series:
     """The code of the hourly rate in force for each row's (contract, service type, site) on
     its date; with `first_tier`, a tier contract without one takes its first tier's rate."""
-    n_sites, n_services = len(b.sites) + 1, len(b.services) + 1
+    n_sites, n_services = len(billable.sites) + 1, len(billable.services) + 1
     combo = (
         rows["contract_code"].cast(pl.Int64) * n_services + rows["service_code"].fill_null(n_services - 1)
     ) * n_sites + rows["site_code"].fill_null(n_sites - 1)
@@ -55,25 +60,28 @@ def _rate_codes(
                 continue
             contract_code, rest = divmod(combo_key, n_services * n_sites)
             service_code, site_code = divmod(rest, n_sites)
-            c = ctx.contracts[b.terms.contract_ids[contract_code]]
-            service = b.services[service_code] if service_code < len(b.services) else None
-            site = b.sites[site_code] if site_code < len(b.sites) else None
-            rate = c.rate_for(service, site, day)
-            if rate is None and first_tier and c.hour_tiers is not None and c.hour_tiers.tiers:
-                rate = c.hour_tiers.tiers[0][1]
+            contract = ctx.contracts[billable.terms.contract_ids[contract_code]]
+            service = billable.services[service_code] if service_code < len(billable.services) else None
+            site = billable.sites[site_code] if site_code < len(billable.sites) else None
+            rate = contract.rate_for(service, site, day)
+            tiers = contract.hour_tiers
+            if rate is None and first_tier and tiers is not None and tiers.tiers:
+                rate = tiers.tiers[0][1]
             out.append(rates.code(rate))
-            if not any(r.effective_from for r in c.rates if r.service_type == service):
+            if not any(price.effective_from for price in contract.rates if price.service_type == service):
                 constant[combo_key] = out[-1]  # no rate change: the same rate on every date
         return out
 
-    n_combos = len(b.terms.contract_ids) * n_services * n_sites
+    n_combos = len(billable.terms.contract_ids) * n_services * n_sites
     return per_key_and_date(combo, rows[date_col], n_combos, codes, pl.UInt32)
 
 
 HOLIDAY_BITS = 16  # a holiday name code (plus one) packed below a cycle start
 
 
-def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holiday_names: list[str]) -> pl.DataFrame:
+def _with_calendar(
+    ctx: Context, billable: BillableShifts, pieces: pl.DataFrame, holiday_names: list[str]
+) -> pl.DataFrame:
     """`holiday_code` (index into holiday_names) and `cycle_start` of each piece's site-local date."""
     if pieces.height == 0:
         return pieces.with_columns(holiday_code=pl.lit(None, pl.UInt32), cycle_start=pl.lit(None, pl.Date))
@@ -84,7 +92,7 @@ def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holida
     def cycle_and_holiday(pairs: list[tuple[int, date]]) -> list[int]:
         out = []
         for contract_code, day in pairs:
-            cid = b.terms.contract_ids[contract_code]
+            cid = billable.terms.contract_ids[contract_code]
             if contract_code not in calendars:
                 calendars[contract_code] = holiday_dates(ctx.contracts[cid].holidays, years)
             name = calendars[contract_code].get(day)
@@ -96,7 +104,7 @@ def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holida
         return out
 
     packed = per_key_and_date(
-        pieces["contract_code"], pieces["site_date"], len(b.terms.contract_ids), cycle_and_holiday, pl.Int64
+        pieces["contract_code"], pieces["site_date"], len(billable.terms.contract_ids), cycle_and_holiday, pl.Int64
     )
     holiday = packed % 2**HOLIDAY_BITS
     return pieces.with_columns(
@@ -105,10 +113,12 @@ def _with_calendar(ctx: Context, b: BillableShifts, pieces: pl.DataFrame, holida
     )
 
 
-def _with_multipliers(ctx: Context, b: BillableShifts, rows: pl.DataFrame, multipliers: DecimalCodes) -> pl.DataFrame:
+def _with_multipliers(
+    ctx: Context, billable: BillableShifts, rows: pl.DataFrame, multipliers: DecimalCodes
+) -> pl.DataFrame:
     """`category_code` and `multiplier_code` for each distinct (contract, overtime class,
     holiday, event) combination."""
-    events = b.terms.events
+    events = billable.terms.events
     event_multiplier = dict(zip(events["event_rank"].to_list(), events["event_multiplier"].to_list(), strict=True))
     n_events = events.height + 1  # event rank + 1; 0 = no event
     combo = (
@@ -123,12 +133,12 @@ def _with_multipliers(ctx: Context, b: BillableShifts, rows: pl.DataFrame, multi
             rest, holiday = divmod(rest, 2)
             contract_code, overtime_class = divmod(rest, 3)
             factor = dec(event_multiplier[event - 1]) if event else None
-            c = ctx.contracts[b.terms.contract_ids[contract_code]]
-            mult, category = combine(c, overtime_class, bool(holiday), factor)
+            contract = ctx.contracts[billable.terms.contract_ids[contract_code]]
+            mult, category = combine(contract, overtime_class, bool(holiday), factor)
             out.append(multipliers.code(mult) * len(CATEGORIES) + CATEGORIES.index(category))
         return out
 
-    size = len(b.terms.contract_ids) * 3 * 2 * n_events
+    size = len(billable.terms.contract_ids) * 3 * 2 * n_events
     found = per_distinct(combo, size, category_and_multiplier, pl.Int64)
     return rows.with_columns(
         category_code=(found % len(CATEGORIES)).cast(pl.UInt8),
@@ -136,33 +146,33 @@ def _with_multipliers(ctx: Context, b: BillableShifts, rows: pl.DataFrame, multi
     )
 
 
-def combine(c: Contract, ot: int, holiday: bool, event: Decimal | None) -> tuple[Decimal, str]:
+def combine(contract: Contract, overtime_class: int, holiday: bool, event: Decimal | None) -> tuple[Decimal, str]:
     """Stacking (section 4): the factors that apply to a minute, combined by max or product.
     Ties (and several factors under multiply) go holiday > double time > overtime > event."""
     factors: list[tuple[str, Decimal]] = []
-    if holiday and c.holidays is not None:
-        factors.append(("holiday_hours", c.holidays.multiplier))
-    if ot == DOUBLE:
-        factors.append(("double_time_hours", c.overtime.double_time_multiplier))
-    if ot == OVERTIME:
-        factors.append(("overtime_hours", c.overtime.multiplier))
+    if holiday and contract.holidays is not None:
+        factors.append(("holiday_hours", contract.holidays.multiplier))
+    if overtime_class == DOUBLE:
+        factors.append(("double_time_hours", contract.overtime.double_time_multiplier))
+    if overtime_class == OVERTIME:
+        factors.append(("overtime_hours", contract.overtime.multiplier))
     if event is not None:
         factors.append(("special_event_hours", event))
     if not factors:
         return ONE, "regular_hours"
-    if c.stacking == "multiply":
+    if contract.stacking == "multiply":
         product = ONE
-        for _, f in factors:
-            product *= f
-        if holiday and ot in (OVERTIME, DOUBLE):
+        for _, factor in factors:
+            product *= factor
+        if holiday and overtime_class in (OVERTIME, DOUBLE):
             return product, "holiday_overtime_hours"
         return product, factors[0][0]
-    best = max(f for _, f in factors)
-    return best, next(name for name, f in factors if f == best)
+    best = max(factor for _, factor in factors)
+    return best, next(name for name, factor in factors if factor == best)
 
 
 def _explain(
-    c: Contract,
+    contract: Contract,
     category: str,
     minutes: int,
     rate: str,
@@ -173,33 +183,33 @@ def _explain(
     evs: list,
     tiered: bool,
 ) -> str:
-    ot = c.overtime
+    overtime = contract.overtime
     head = f"{fmt(hours(minutes))} h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
     if tiered:
         head += " (hour tier rate)"
     weeks_txt = ", ".join(str(w) for w in weeks[:4]) + (" ..." if len(weeks) > 4 else "")
-    wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[ot.workweek_start]} 00:00 {c.timezone})"
+    wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[overtime.workweek_start]} 00:00 {contract.timezone})"
     if category == "regular_hours":
-        if ot.policy == "none":
+        if overtime.policy == "none":
             rule = "regular, no overtime policy"
-        elif ot.policy == "weekly":
-            rule = f"regular (first {fmt(Decimal(ot.weekly_minutes) / 60, 0)} h of {wk})"
+        elif overtime.policy == "weekly":
+            rule = f"regular (first {fmt(Decimal(overtime.weekly_minutes) / 60, 0)} h of {wk})"
         else:
             rule = (
                 (
-                    f"regular (first {fmt(Decimal(ot.daily_minutes) / 60, 0)} h a day, "
-                    f"{fmt(Decimal(ot.weekly_minutes) / 60, 0)} h of {wk})"
+                    f"regular (first {fmt(Decimal(overtime.daily_minutes) / 60, 0)} h a day, "
+                    f"{fmt(Decimal(overtime.weekly_minutes) / 60, 0)} h of {wk})"
                 )
-                if ot.policy != "daily"
-                else (f"regular (first {fmt(Decimal(ot.daily_minutes) / 60, 0)} h a day)")
+                if overtime.policy != "daily"
+                else (f"regular (first {fmt(Decimal(overtime.daily_minutes) / 60, 0)} h a day)")
             )
     elif category in ("overtime_hours", "double_time_hours"):
         what = "overtime" if category == "overtime_hours" else "double time"
-        rule = f"{what}, {ot.policy} policy ({wk})"
+        rule = f"{what}, {overtime.policy} policy ({wk})"
     elif category in ("holiday_hours", "holiday_overtime_hours"):
-        rule = f"holiday {', '.join(hols)} on {', '.join(str(d) for d in days[:4])}, stacking {c.stacking}"
+        rule = f"holiday {', '.join(hols)} on {', '.join(str(d) for d in days[:4])}, stacking {contract.stacking}"
     elif category == "special_event_hours":
-        rule = f"special event {', '.join(evs)}, stacking {c.stacking}"
+        rule = f"special event {', '.join(evs)}, stacking {contract.stacking}"
     else:
         rule = category
     return f"{head} {rule}"
@@ -224,26 +234,28 @@ LINE_COLUMNS = {
 
 
 def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
-    b = billable_shifts(ctx, shifts)
+    billable = billable_shifts(ctx, shifts)
     billed = pl.concat(
         [
-            b.records.select("guard_id", "site_id").gather(b.shifts["record_row"]),
-            b.shifts.select(start=pl.col("billed_start_us").cast(UTC_DT), end=pl.col("billed_end_us").cast(UTC_DT)),
+            billable.records.select("guard_id", "site_id").gather(billable.shifts["record_row"]),
+            billable.shifts.select(
+                start=pl.col("billed_start_us").cast(UTC_DT), end=pl.col("billed_end_us").cast(UTC_DT)
+            ),
         ],
         how="horizontal",
     )
     rates, multipliers, holiday_names = DecimalCodes(), DecimalCodes(), []
-    pieces = split_into_pieces(b.shifts, b.terms, b.clock)
-    pieces = pieces.with_columns(rate_code=_rate_codes(ctx, b, pieces, "site_date", rates))
+    pieces = split_into_pieces(billable.shifts, billable.terms, billable.clock)
+    pieces = pieces.with_columns(rate_code=_rate_codes(ctx, billable, pieces, "site_date", rates))
     # A minute without a rate in force is not billed (dbt raises missing_rate); tiers price every minute.
-    has_tiers = b.terms.frame["has_tiers"].gather(pieces["contract_code"])
+    has_tiers = billable.terms.frame["has_tiers"].gather(pieces["contract_code"])
     pieces = pieces.filter(pl.col("rate_code").is_not_null() | has_tiers)
-    pieces = _with_calendar(ctx, b, pieces, holiday_names)
-    overtime_terms = b.terms.frame.select(
+    pieces = _with_calendar(ctx, billable, pieces, holiday_names)
+    overtime_terms = billable.terms.frame.select(
         "day_is_shift_start", "workweek_start", "is_california", "daily_minutes", "double_time_after", "weekly_minutes"
     )
     segments = label_overtime(pl.concat([pieces, overtime_terms.gather(pieces["contract_code"])], how="horizontal"))
-    segments = apply_hour_tiers(ctx, segments, pieces, b.terms.contract_ids, rates, b.records)
+    segments = apply_hour_tiers(ctx, segments, pieces, billable.terms.contract_ids, rates, billable.records)
     # Each segment takes its piece's columns once, now that splitting is done.
     of_piece = pieces.select(
         "contract_code",
@@ -260,39 +272,43 @@ def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
     segments = segments.with_columns(
         rate_code=pl.coalesce("tier_rate_code", "rate_code"), tiered=pl.col("tier_rate_code").is_not_null()
     ).filter(pl.col("rate_code").is_not_null())
-    segments = _with_multipliers(ctx, b, segments, multipliers)
+    segments = _with_multipliers(ctx, billable, segments, multipliers)
     rated = pl.concat(
         [
-            segments.select([pl.col(c).cast(t) for c, t in LINE_COLUMNS.items()]),
-            _minimum_shift(ctx, b, rates, multipliers),
+            segments.select([pl.col(name).cast(dtype) for name, dtype in LINE_COLUMNS.items()]),
+            _minimum_shift(ctx, billable, rates, multipliers),
         ]
     )
-    lines = _lines(ctx, b, rated, rates, multipliers, holiday_names)
-    return HoursResult(lines, billed, b.covered)
+    lines = _lines(ctx, billable, rated, rates, multipliers, holiday_names)
+    return HoursResult(lines, billed, billable.covered)
 
 
-def _minimum_shift(ctx: Context, b: BillableShifts, rates: DecimalCodes, multipliers: DecimalCodes) -> pl.DataFrame:
+def _minimum_shift(
+    ctx: Context, billable: BillableShifts, rates: DecimalCodes, multipliers: DecimalCodes
+) -> pl.DataFrame:
     """The shortfall of a short shift, at the regular rate of its start date (tier contracts:
     the first tier's rate when rates[] has none); it never counts toward overtime or tiers."""
-    minimum = b.terms.frame["minimum_shift_minutes"].gather(b.shifts["contract_code"])
-    short = b.shifts.with_columns(minimum_shift_minutes=minimum).filter(
+    minimum = billable.terms.frame["minimum_shift_minutes"].gather(billable.shifts["contract_code"])
+    short = billable.shifts.with_columns(minimum_shift_minutes=minimum).filter(
         (pl.col("minimum_shift_minutes") > 0) & (pl.col("minutes") < pl.col("minimum_shift_minutes"))
     )
     if short.height == 0:
         return pl.DataFrame(schema=LINE_COLUMNS)
-    short = short.with_columns(rate_code=_rate_codes(ctx, b, short, "start_site_date", rates, first_tier=True))
+    short = short.with_columns(rate_code=_rate_codes(ctx, billable, short, "start_site_date", rates, first_tier=True))
     short = short.filter(pl.col("rate_code").is_not_null())
     cycles = ctx.cycle_starts(
         short.select(
             contract_id=pl.col("contract_code")
             .cast(pl.UInt32)
-            .replace_strict(list(range(len(b.terms.contract_ids))), b.terms.contract_ids),
+            .replace_strict(list(range(len(billable.terms.contract_ids))), billable.terms.contract_ids),
             day=pl.col("start_site_date"),
         ),
         "day",
     )
     short = short.with_columns(
-        contract_id=pl.col("contract_code").replace_strict(list(range(len(b.terms.contract_ids))), b.terms.contract_ids)
+        contract_id=pl.col("contract_code").replace_strict(
+            list(range(len(billable.terms.contract_ids))), billable.terms.contract_ids
+        )
     ).join(cycles, left_on=["contract_id", "start_site_date"], right_on=["contract_id", "day"], how="left")
     return short.select(
         "contract_code",
@@ -309,7 +325,7 @@ def _minimum_shift(ctx: Context, b: BillableShifts, rates: DecimalCodes, multipl
         holiday_code=pl.lit(None, pl.UInt32),
         event_rank=pl.lit(None, pl.Int64),
         record_row="record_row",
-    ).select([pl.col(c).cast(t) for c, t in LINE_COLUMNS.items()])
+    ).select([pl.col(name).cast(dtype) for name, dtype in LINE_COLUMNS.items()])
 
 
 def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
@@ -360,7 +376,7 @@ def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[
 
 def _lines(
     ctx: Context,
-    b: BillableShifts,
+    billable: BillableShifts,
     rated: pl.DataFrame,
     rates: DecimalCodes,
     multipliers: DecimalCodes,
@@ -380,10 +396,10 @@ def _lines(
     ]
     cycle_days = (rated["cycle_start"].max() - rated["cycle_start"].min()).days + 1
     sizes = {
-        "contract_code": len(b.terms.contract_ids),
+        "contract_code": len(billable.terms.contract_ids),
         "cycle_start": cycle_days,
-        "site_code": len(b.sites),
-        "service_code": len(b.services),
+        "site_code": len(billable.sites),
+        "service_code": len(billable.services),
         "category_code": len(CATEGORIES),
         "rate_code": len(rates.texts),
         "multiplier_code": len(multipliers.texts),
@@ -399,34 +415,36 @@ def _lines(
         holidays=pl.col("holiday_code").drop_nulls().unique(),
         events=pl.col("event_rank").drop_nulls().unique(),
     )
-    refs_of_line = _source_refs(rated, b.records["source_ref"])
-    event_names = dict(zip(b.terms.events["event_rank"].to_list(), b.terms.events["event_name"].to_list(), strict=True))
+    refs_of_line = _source_refs(rated, billable.records["source_ref"])
+    event_names = dict(
+        zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
+    )
 
     def decode(codes: list[int | None], names: list[str]) -> list[str | None]:
         return [None if code is None else names[code] for code in codes]
 
     grouped = grouped.with_columns(
-        contract_id=pl.Series(decode(grouped["contract_code"].to_list(), b.terms.contract_ids), dtype=pl.String),
-        site_id=pl.Series(decode(grouped["site_code"].to_list(), b.sites), dtype=pl.String),
-        service_type=pl.Series(decode(grouped["service_code"].to_list(), b.services), dtype=pl.String),
+        contract_id=pl.Series(decode(grouped["contract_code"].to_list(), billable.terms.contract_ids), dtype=pl.String),
+        site_id=pl.Series(decode(grouped["site_code"].to_list(), billable.sites), dtype=pl.String),
+        service_type=pl.Series(decode(grouped["service_code"].to_list(), billable.services), dtype=pl.String),
         category=pl.Series(decode(grouped["category_code"].to_list(), CATEGORIES), dtype=pl.String),
         rate=pl.Series(decode(grouped["rate_code"].to_list(), rates.texts), dtype=pl.String),
         mult=pl.Series(decode(grouped["multiplier_code"].to_list(), multipliers.texts), dtype=pl.String),
     ).sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
     out = []
     for row in grouped.iter_rows(named=True):
-        c = ctx.contracts[row["contract_id"]]
-        currency = (ctx.clients.get(c.client_id) or {}).get("currency") or "USD"
+        contract = ctx.contracts[row["contract_id"]]
+        currency = (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
         rate, mult, minutes = dec(row["rate"]), dec(row["mult"]), int(row["minutes"])
         amount = round_half_up(rate * mult * minutes / 60, currency)
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
                 f"{fmt(hours(minutes))} h x {fmt(rate)} minimum shift of "
-                f"{fmt(Decimal(c.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
+                f"{fmt(Decimal(contract.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
             )
         else:
             explanation = _explain(
-                c,
+                contract,
                 row["category"],
                 minutes,
                 row["rate"],
@@ -434,14 +452,14 @@ def _lines(
                 row["weeks"],
                 row["days"],
                 sorted({holiday_names[h] for h in row["holidays"]}),
-                sorted({event_names[e] for e in row["events"]}),
+                sorted({event_names[rank] for rank in row["events"]}),
                 row["tiered"],
             )
         out.append(
             Line(
-                contract_id=c.contract_id,
+                contract_id=contract.contract_id,
                 kind="arrears",
-                cycle=ctx.cycle(c.contract_id, row["cycle_start"]),
+                cycle=ctx.cycle(contract.contract_id, row["cycle_start"]),
                 site_id=row["site_id"],
                 category=row["category"],
                 description=f"{service_label(row['service_type'] or 'guard')} - {CATEGORY_LABEL[row['category']]}",
