@@ -39,27 +39,29 @@ class HourTerms:
 
 def hour_terms(ctx: Context, extra_zones: list[str]) -> HourTerms:
     contract_ids = list(ctx.contracts)
-    zones = sorted({"UTC", *extra_zones, *(c.timezone for c in ctx.contracts.values())})
+    zones = sorted({"UTC", *extra_zones, *(contract.timezone for contract in ctx.contracts.values())})
     rows = []
-    for c in ctx.contracts.values():
-        ot = c.overtime
-        daily = ot.policy in ("daily", "daily_and_weekly", "california")
+    for contract in ctx.contracts.values():
+        overtime = contract.overtime
+        daily = overtime.policy in ("daily", "daily_and_weekly", "california")
         rows.append(
             {
-                "increment_minutes": c.increment_minutes,
-                "bills_scheduled": c.basis == "scheduled",
-                "contract_zone": zones.index(c.timezone),
-                "is_california": ot.policy == "california",
+                "increment_minutes": contract.increment_minutes,
+                "bills_scheduled": contract.basis == "scheduled",
+                "contract_zone": zones.index(contract.timezone),
+                "is_california": overtime.policy == "california",
                 # Daily rule: regular up to `daily_minutes`, overtime up to `double_time_after`.
-                "daily_minutes": ot.daily_minutes if daily else None,
-                "double_time_after": max(12 * 60, ot.daily_minutes) if ot.policy == "california" else NO_LIMIT,
-                "weekly_minutes": ot.weekly_minutes
-                if ot.policy in ("weekly", "daily_and_weekly", "california")
+                "daily_minutes": overtime.daily_minutes if daily else None,
+                "double_time_after": max(12 * 60, overtime.daily_minutes)
+                if overtime.policy == "california"
+                else NO_LIMIT,
+                "weekly_minutes": overtime.weekly_minutes
+                if overtime.policy in ("weekly", "daily_and_weekly", "california")
                 else None,
-                "workweek_start": ot.workweek_start,
-                "day_is_shift_start": ot.day_boundary == "shift_start",
-                "minimum_shift_minutes": c.minimum_shift_minutes,
-                "has_tiers": c.hour_tiers is not None and bool(c.hour_tiers.tiers),
+                "workweek_start": overtime.workweek_start,
+                "day_is_shift_start": overtime.day_boundary == "shift_start",
+                "minimum_shift_minutes": contract.minimum_shift_minutes,
+                "has_tiers": contract.hour_tiers is not None and bool(contract.hour_tiers.tiers),
             }
         )
     schema = {
@@ -81,10 +83,12 @@ def hour_terms(ctx: Context, extra_zones: list[str]) -> HourTerms:
 def _events(ctx: Context, contract_ids: list[str]) -> pl.DataFrame:
     """Events ranked by multiplier, highest first: a minute inside several takes the lowest rank."""
     rows = [
-        (c.contract_id, ev.start, ev.end, ev.multiplier, ev.name) for c in ctx.contracts.values() for ev in c.events
+        (contract.contract_id, event.start, event.end, event.multiplier, event.name)
+        for contract in ctx.contracts.values()
+        for event in contract.events
     ]
-    rows.sort(key=lambda r: (r[0], -r[3], r[1], r[4]))
-    code = {cid: i for i, cid in enumerate(contract_ids)}
+    rows.sort(key=lambda row: (row[0], -row[3], row[1], row[4]))
+    code = {cid: position for position, cid in enumerate(contract_ids)}
     return pl.DataFrame(
         [(code[cid], start, end, rank, canon(mult), name) for rank, (cid, start, end, mult, name) in enumerate(rows)],
         schema={

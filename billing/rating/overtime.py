@@ -38,13 +38,16 @@ def _cut(rows: pl.DataFrame, boundaries: list[pl.Expr], limit: pl.Expr, output: 
     boundary does."""
     names = [f"_cut{i}" for i in range(len(boundaries))]
     rows = rows.with_columns(
-        [pl.when((b > 0) & (b < limit)).then(b).alias(n) for b, n in zip(boundaries, names, strict=True)]
+        [
+            pl.when((offset > 0) & (offset < limit)).then(offset).alias(name)
+            for offset, name in zip(boundaries, names, strict=True)
+        ]
     )
     parts = []
-    for i, name in enumerate([None, *names]):
+    for part_index, name in enumerate([None, *names]):
         part = rows if name is None else rows.filter(pl.col(name).is_not_null())
         offset = pl.lit(0, pl.Int64) if name is None else pl.col(name)
-        part_end = pl.coalesce([*(pl.col(n) for n in names[i:]), pl.col("minutes")])
+        part_end = pl.coalesce([*(pl.col(later) for later in names[part_index:]), pl.col("minutes")])
         part = part.with_columns(offset=offset, minutes=part_end - offset)
         if name is not None:  # equal boundaries leave empty parts; a first part is never empty
             part = part.filter(pl.col("minutes") > 0)
@@ -226,16 +229,18 @@ def _graduated(
 ) -> pl.DataFrame:
     """Graduated tiers: segments in cycle order (contract, cycle, start, ties by shift), cut
     where the cycle's running total of minutes reaches a tier, each part at its tier's rate."""
-    width = max(len(b) for b in bands.values())
+    width = max(len(edges) for edges in bands.values())
     n_codes = max(bands) + 1
     starts = [[NO_LIMIT] * width for _ in range(n_codes)]
     rate_of_band: list[int | None] = [None] * (n_codes * width)
     for code, edges in bands.items():
-        for i, (lo, rate) in enumerate(edges):
-            starts[code][i] = lo
-            rate_of_band[code * width + i] = rate
-    start_cols = [f"_band_start_{i}" for i in range(width)]
-    band_starts = pl.DataFrame([[row[i] for row in starts] for i in range(width)], schema=start_cols, orient="col")
+        for band, (first_minute, rate) in enumerate(edges):
+            starts[code][band] = first_minute
+            rate_of_band[code * width + band] = rate
+    start_cols = [f"_band_start_{band}" for band in range(width)]
+    band_starts = pl.DataFrame(
+        [[row[band] for row in starts] for band in range(width)], schema=start_cols, orient="col"
+    )
     of_piece = pieces.select("contract_code", "cycle_start", "piece_start_us", "record_row").gather(segments["piece"])
     rows = pl.concat([segments, of_piece], how="horizontal").with_columns(
         segment_start_us=pl.col("piece_start_us") + pl.col("offset") * MINUTE_US
@@ -246,10 +251,10 @@ def _graduated(
     before = _running_before(pl.col("minutes"), _changed("contract_code", "cycle_start"))
     rows = rows.with_columns(_cycle_before=before, _segment_offset=pl.col("offset")).drop("offset")
     position = pl.col("_cycle_before") + pl.col("offset")
-    band = pl.sum_horizontal([(pl.col(c) <= position).cast(pl.Int64) for c in start_cols]) - 1
+    band = pl.sum_horizontal([(pl.col(col) <= position).cast(pl.Int64) for col in start_cols]) - 1
     rows = _cut(
         rows,
-        [pl.col(c) - pl.col("_cycle_before") for c in start_cols[1:]],
+        [pl.col(col) - pl.col("_cycle_before") for col in start_cols[1:]],
         pl.col("minutes"),
         [
             "piece",
@@ -276,7 +281,7 @@ def _order_ties(rows: pl.DataFrame, start_cols: list[str], records: pl.DataFrame
     block_end = pl.when(last_of_block).then(pl.col("_before") + pl.col("minutes")).backward_fill()
     block_start = pl.when(new_block).then(pl.col("_before")).forward_fill()
     alone = new_block & last_of_block
-    inside = pl.any_horizontal([(pl.col(c) > block_start) & (pl.col(c) < block_end) for c in start_cols])
+    inside = pl.any_horizontal([(pl.col(col) > block_start) & (pl.col(col) < block_end) for col in start_cols])
     critical = rows.select((inside & ~alone).alias("critical"))["critical"]
     rows = rows.drop("_before")
     if not critical.any():

@@ -22,12 +22,12 @@ from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, ro
 PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
 
 
-def hourly_priced(c: Contract, service_type: str) -> bool:
+def hourly_priced(contract: Contract, service_type: str) -> bool:
     """Billed by the hour? A patrol shift on a contract with a visit fee and no hourly patrol
     rate is billed per visit instead (section 3)."""
-    if service_type == "patrol" and c.patrol_visit_fee is not None and not c.has_hourly_rate("patrol"):
+    if service_type == "patrol" and contract.patrol_visit_fee is not None and not contract.has_hourly_rate("patrol"):
         return False
-    return c.has_hourly_rate(service_type) or c.hour_tiers is not None
+    return contract.has_hourly_rate(service_type) or contract.hour_tiers is not None
 
 
 def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
@@ -168,13 +168,13 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     services = records["service_type"].drop_nulls().unique().sort().to_list()
     records = records.with_columns(service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical())
     records = _rated_records(ctx, records, services)
-    site_zones = {k: ctx.site_tz(k) for k in ctx.sites}
+    site_zones = {site: ctx.site_tz(site) for site in ctx.sites}
     present = records["site_timezone"].drop_nulls().unique().to_list()
     terms = hour_terms(ctx, [*present, *(z for z in site_zones.values() if z)])
     sites = records["site_id"].drop_nulls().unique().sort().to_list()
     site_code = records["site_id"].cast(pl.Enum(sites)).to_physical()
     # A site's zone: the mart's site_timezone, else the site's, else UTC (zone codes, by gather).
-    zone_of_site = pl.Series([terms.zones.index(site_zones.get(k) or "UTC") for k in sites], dtype=pl.UInt32)
+    zone_of_site = pl.Series([terms.zones.index(site_zones.get(site) or "UTC") for site in sites], dtype=pl.UInt32)
     site_zone = pl.coalesce(
         records["site_timezone"].cast(terms.zone_enum).to_physical(),
         zone_of_site.gather(site_code),
@@ -274,7 +274,7 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
         for edge in ("event_start_us", "event_end_us"):
             inside = (pl.col(edge) > pl.col("billed_start_us")) & (pl.col(edge) < pl.col("billed_end_us"))
             cuts.append(spans.filter(inside).select("shift_pos", cut_us=pl.col(edge)))
-    cuts = pl.concat([c.select(pl.col("shift_pos").cast(pl.UInt32), pl.col("cut_us").cast(pl.Int64)) for c in cuts])
+    cuts = pl.concat([cut.select(pl.col("shift_pos").cast(pl.UInt32), pl.col("cut_us").cast(pl.Int64)) for cut in cuts])
     if cuts.height:
         cuts = cuts.unique().sort("shift_pos", "cut_us")
         counts = cuts.group_by("shift_pos").len()
