@@ -29,10 +29,6 @@ class HourTerms:
     events: pl.DataFrame  # contract_code, event_start_us, event_end_us, event_rank, event_multiplier, event_name
 
     @property
-    def contract_enum(self) -> pl.Enum:
-        return pl.Enum(self.contract_ids)
-
-    @property
     def zone_enum(self) -> pl.Enum:
         return pl.Enum(self.zones)
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import polars as pl
 
 UTC_DT = pl.Datetime("us", "UTC")
-BIG = 10**12  # "no upper bound" for minute counters
 
 
 def by_zone(
