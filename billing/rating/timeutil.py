@@ -1,5 +1,6 @@
-"""Vectorised time helpers. Polars converts time zones per column, not per row, so every
-helper partitions by the time-zone column (a handful of zones), never loops over rows."""
+"""Vectorised time helpers. Polars converts time zones per column, not per row, so a helper
+either partitions by the time-zone column (a handful of zones) or gathers offsets from a
+ZoneClock table built once; none loops over rows."""
 
 from __future__ import annotations
 
