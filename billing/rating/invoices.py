@@ -51,12 +51,20 @@ def build_context(inputs: RatingInputs) -> Context:
     return Context(contracts=contracts, sites=sites, clients=clients, excluded=frozenset(inputs.excluded_refs))
 
 
-def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, str]]]:
-    out: dict[tuple[str, date], list[tuple[str | None, str]]] = defaultdict(list)
-    for f in frames:
-        for cid, start, site, ref in f.iter_rows():
-            if ref is not None:
-                out[(cid, start)].append((site, ref))
+def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, list[str]]]]:
+    """(contract, cycle start) -> [(site, its refs)], grouped by polars rather than row by row."""
+    out: dict[tuple[str, date], list[tuple[str | None, list[str]]]] = defaultdict(list)
+    parts = [f.select("contract_id", "cycle_start", "site_id", "source_ref") for f in frames if f.height]
+    if not parts:
+        return out
+    grouped = (
+        pl.concat(parts, how="vertical_relaxed")
+        .filter(pl.col("source_ref").is_not_null())
+        .group_by("contract_id", "cycle_start", "site_id")
+        .agg(pl.col("source_ref"))
+    )
+    for cid, start, site, refs in grouped.iter_rows():
+        out[(cid, start)].append((site, refs))
     return out
 
 
@@ -215,11 +223,11 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
         ]
         subtotal = sum((dl.amount for dl in draft_lines), ZERO)
         tax_total = sum((t.amount for t in tax_lines), ZERO)
-        refs = {r for dl in draft_lines for r in dl.source_refs}
+        refs = set().union(*(dl.source_refs for dl in draft_lines))
         for cid in contract_ids:
-            for ref_site, ref in covered.get((cid, start), ()):
+            for ref_site, site_refs in covered.get((cid, start), ()):
                 if not per_site or ref_site == site:
-                    refs.add(ref)
+                    refs.update(site_refs)
         if kind == "arrears":
             for day, ref_site, ref in unmatched.get(client_id, ()):
                 if start <= day <= end and (not per_site or ref_site == site):
