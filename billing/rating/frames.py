@@ -1,6 +1,6 @@
 """Normalise mart frames to the dtypes the engine expects. A mart read from an empty table
-or an all-null column arrives with dtype Null; timestamps may arrive naive (taken as UTC)
-or in another zone."""
+or an all-null column arrives with dtype Null; timestamps in another zone are converted to
+UTC, and a timestamp without one (naive, a bare date, text without an offset) is refused."""
 
 from __future__ import annotations
 
@@ -66,13 +66,13 @@ def _cast(col: str, have: pl.DataType, want: pl.DataType) -> pl.Expr:
     if have == pl.Null:
         return pl.lit(None, dtype=want).alias(col)
     if want == UTC_DT:
-        if isinstance(have, pl.Datetime):
-            value = value.dt.replace_time_zone("UTC") if have.time_zone is None else value.dt.convert_time_zone("UTC")
-            return value.dt.cast_time_unit("us").alias(col)
-        if have == pl.Date:
-            return value.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(col)
+        # billing-rules section 1: an instant without an offset cannot be placed in time.
+        if isinstance(have, pl.Datetime) and have.time_zone is not None:
+            return value.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(col)
         if have == pl.String:
-            return value.str.to_datetime(time_unit="us", time_zone="UTC").alias(col)
+            return value.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", time_unit="us").dt.convert_time_zone(
+                "UTC").alias(col)
+        raise ValueError(f"{col}: {have} values carry no timezone; rating takes instants with an offset only")
     if want == pl.Date and isinstance(have, pl.Datetime):
         return value.dt.date().alias(col)
     if want == pl.Date and have == pl.String:

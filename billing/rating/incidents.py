@@ -42,12 +42,7 @@ def _with_day(ctx: Context, records: pl.DataFrame, instant: str) -> pl.DataFrame
         schema={"site_id": pl.String, "site_zone": pl.String},
     )
     records = records.join(zones, on="site_id", how="left").with_columns(pl.col("site_zone").fill_null("UTC"))
-    records = local_date(
-        records.with_columns(pl.col(instant).fill_null(pl.datetime(1970, 1, 1, time_zone="UTC"))),
-        instant,
-        "site_zone",
-        "local_day",
-    )
+    records = local_date(records, instant, "site_zone", "local_day")  # no start: no day, never billed
     return records.with_columns(day=pl.coalesce("service_date", "local_day")).drop("local_day")
 
 

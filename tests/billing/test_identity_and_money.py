@@ -84,3 +84,35 @@ def test_one_currency_table_for_rounding_display_and_provider_units():
     assert currency.round_half_up(D("1.2345"), "BHD") == D("1.235")
     with pytest.raises(ValueError, match="ISO 4217"):
         currency.exponent("XYZ")
+
+
+def test_naive_timestamps_are_refused_not_taken_as_utc():
+    from datetime import datetime
+
+    import polars as pl
+
+    from billing.rating.frames import SHIFTS, normalize
+
+    naive = pl.DataFrame({"check_in_at": [datetime(2026, 10, 6, 8)]})
+    with pytest.raises(ValueError, match="check_in_at"):
+        normalize(naive, SHIFTS)
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        normalize(pl.DataFrame({"check_in_at": ["2026-10-06T08:00:00"]}), SHIFTS)
+    text = normalize(pl.DataFrame({"check_in_at": ["2026-10-06T08:00:00-04:00"]}), SHIFTS)
+    assert text["check_in_at"][0] == datetime.fromisoformat("2026-10-06T12:00:00+00:00")
+
+
+def test_an_incident_without_a_start_is_neither_billed_nor_dated_1970():
+    from billing.rating.context import Context
+    from billing.rating.frames import INCIDENTS
+    from billing.rating.incidents import _with_day
+    from billing.rating.invoices import build_context
+    from tests.billing.builders import frame, incident
+
+    prices = {"alarm_response": {"flat_fee": "75.00", "included_minutes": 0, "hourly_rate": "45.00"}}
+    row = incident("I-1", "2026-10-06T22:00:00-04:00", "2026-10-06T23:00:00-04:00")
+    row.update(response_started_at=None, service_date=None)
+    inputs = make_inputs([contract(incidents=prices)], incidents=[row])
+    assert draft_invoices(inputs, date(2026, 12, 31)) == []
+    ctx: Context = build_context(inputs)
+    assert _with_day(ctx, frame([row], INCIDENTS), "response_started_at")["day"].to_list() == [None]
