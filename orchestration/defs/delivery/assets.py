@@ -6,6 +6,7 @@ from orchestration.defs.billing.assets import INVOICES
 from orchestration.lib.partitions import daily_partitions, single_run, window_dates
 from orchestration.lib.resources import SendGridResource, WarehouseResource
 from vigil import config
+from vigil.services import WAREHOUSE_POOL
 
 
 @dg.asset(
@@ -13,6 +14,7 @@ from vigil import config
     deps=[INVOICES],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
     group_name="delivery",
     kinds={"python", "sendgrid"},
     description="billing.messages: invoice emails (SendGrid, or the file outbox), SMS and portal notices.",
