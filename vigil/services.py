@@ -9,12 +9,15 @@ stranger that reused its pid. The embedded PostgreSQL server is stopped through 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -147,6 +150,20 @@ def running(name: str) -> Service | None:
     if started is None or abs(started - service.started_at) > 1:
         return None
     return service
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """One process at a time decides whether to start service `name` (two `vigil run`s at
+    once must not both start one, the second overwriting the first's record)."""
+    path = config.paths().services / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def start(name: str, argv: list[str], *, port: int | None = None, timeout: float = 30) -> Service:

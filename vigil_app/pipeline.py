@@ -152,6 +152,16 @@ def use_payment_provider() -> str:
     return mode
 
 
+def definitions_covering(definitions, first_data: date | None, timezone: str):
+    """`definitions`, or fresh ones when their partitions start after `first_data` or are in
+    another timezone than the company's (the ingest just brought earlier data or a new
+    company file)."""
+    loaded = importlib.import_module("orchestration.lib.partitions").CALENDAR
+    if (first_data is not None and first_data < loaded.first_day) or timezone != loaded.timezone:
+        return _definitions(fresh=True)
+    return definitions
+
+
 def _billing_selection(definitions) -> list:
     """Everything the daily job runs but the ingest, which has just run on its own."""
     import dagster as dg
@@ -172,9 +182,7 @@ def run_range(inbox: Path, first: date | None, through: date) -> list[str]:
             business = clock.read_clock(conn)
             first_data = clock.first_data_day(conn, business.company_timezone)
         check_day_over(business, through)
-        loaded = importlib.import_module("orchestration.lib.partitions").CALENDAR
-        if (first_data is not None and first_data < loaded.first_day) or business.company_timezone != loaded.timezone:
-            definitions = _definitions(fresh=True)
+        definitions = definitions_covering(definitions, first_data, business.company_timezone)
         partitions = importlib.import_module("orchestration.lib.partitions")
         first = max(first or first_data or through, partitions.first_partition_day())
         if first > through:

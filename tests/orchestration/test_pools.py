@@ -38,6 +38,12 @@ def instance(warehouse, monkeypatch):
         yield persistent
 
 
+def _ensure_pool(storage) -> None:
+    """The pool's slots exist once a step has claimed it; create them as that step would."""
+    if services.WAREHOUSE_POOL not in storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(services.WAREHOUSE_POOL)
+
+
 def test_in_process_run_waits_for_the_warehouse_slot(instance):
     @dg.asset(pool=services.WAREHOUSE_POOL)
     def guarded() -> int:
@@ -46,7 +52,7 @@ def test_in_process_run_waits_for_the_warehouse_slot(instance):
     definitions = dg.Definitions(assets=[guarded], jobs=[dg.define_asset_job("pool_probe", selection=[guarded])])
     storage = instance.event_log_storage
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
-    storage.initialize_concurrency_limit_to_default(services.WAREHOUSE_POOL)  # as the first claiming step does
+    _ensure_pool(storage)
     storage.free_concurrency_slots_for_run("another-run")
     assert storage.claim_concurrency_slot(services.WAREHOUSE_POOL, "another-run", "dbt_build").is_claimed
     outcome = {}
@@ -72,3 +78,29 @@ def test_in_process_run_waits_for_the_warehouse_slot(instance):
         worker.join(120)
     assert outcome["result"].success
     assert instance.get_latest_materialization_event(dg.AssetKey("guarded"))
+
+
+def test_a_vigil_run_frees_what_a_dead_one_left(instance):
+    """A `vigil run` killed mid-step leaves its run STARTED and its slot claimed; the next one,
+    holding the run lock, marks that run failed and frees the slot instead of waiting forever."""
+    from vigil_app.pipeline import COMMAND_TAG, exclusive_run
+
+    @dg.op
+    def noop() -> None:
+        pass
+
+    @dg.job(tags={COMMAND_TAG: "run"})
+    def killed_job():
+        noop()
+
+    dead = instance.create_run_for_job(killed_job, tags={COMMAND_TAG: "run"})
+    instance.handle_run_event(dead.run_id, dg.DagsterEvent(
+        event_type_value="PIPELINE_START", job_name=dead.job_name))
+    storage = instance.event_log_storage
+    _ensure_pool(storage)
+    assert storage.claim_concurrency_slot(services.WAREHOUSE_POOL, dead.run_id, "dbt_build").is_claimed
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.STARTED
+    with exclusive_run():
+        pass
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert storage.get_concurrency_info(services.WAREHOUSE_POOL).claimed_slots == []

@@ -108,3 +108,17 @@ def test_export_before_anything_was_built(warehouse, tmp_path):
     _one_line_error(proc, "nothing built yet", "run `vigil run")
     proc = _vigil(env, "export", "invoices", "--out", str(tmp_path / "no" / "such" / "x.jsonl"))
     _one_line_error(proc, "bad input", "does not exist")
+
+
+def test_vigil_today_allows_a_day_the_wall_clock_has_not_reached(monkeypatch, tmp_path):
+    from datetime import date
+
+    from vigil import clock
+    from vigil_app.pipeline import DayNotOver, check_day_over, check_inputs
+
+    monkeypatch.setenv("VIGIL_TODAY", "2099-01-01")
+    assert check_inputs(tmp_path, None, date(2099, 1, 1)) == tmp_path.resolve()
+    business = clock.BusinessClock("UTC", ("America/Los_Angeles",), clock.vigil_today())
+    check_day_over(business, date(2099, 1, 1))
+    with pytest.raises(DayNotOver, match="after VIGIL_TODAY 2099-01-01"):
+        check_day_over(business, date(2099, 1, 2))

@@ -9,22 +9,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vigil import services
+from vigil import config, services
 
 SERVICE = "localstripe"
 
 
 def ensure_localstripe() -> str:
     """Start (or reuse) this VIGIL_HOME's localstripe; returns its base URL."""
-    service = services.running(SERVICE)
-    if service is not None and service.port and services.port_open(service.port):
-        return service.url
     try:
         import localstripe  # noqa: F401 - only to say clearly what is missing
     except ImportError:
-        raise RuntimeError("VIGIL_PAYMENTS=local needs localstripe: pip install 'vigil[demo]'") from None
-    port = services.free_port()
-    return services.start(SERVICE, [sys.executable, "-m", __name__, "--port", str(port)], port=port).url
+        raise config.ConfigError("VIGIL_PAYMENTS=local needs localstripe: pip install 'vigil[demo]'") from None
+    with services.exclusive(SERVICE):
+        service = services.running(SERVICE)
+        if service is not None and service.port and services.port_open(service.port):
+            return service.url
+        if service is not None:  # recorded but not answering: replace it
+            services.stop(SERVICE, grace_seconds=5)
+        port = services.free_port()
+        return services.start(SERVICE, [sys.executable, "-m", __name__, "--port", str(port)], port=port).url
 
 
 def stop_localstripe() -> bool:
