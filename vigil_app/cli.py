@@ -133,8 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if not out.parent.exists():
-        raise CommandError(f"--out {out}: folder {out.parent} does not exist", EXIT_CODES["bad input"])
+    if out.is_dir():
+        raise CommandError(f"--out {out} is a folder; name the file to write", EXIT_CODES["bad input"])
     db.prepare()
     with db.transaction() as conn:
         _require_built(conn)

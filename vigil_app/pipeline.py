@@ -186,7 +186,7 @@ def run_range(inbox: Path, first: date | None, through: date) -> list[str]:
         partitions = importlib.import_module("orchestration.lib.partitions")
         first = max(first or first_data or through, partitions.first_partition_day())
         if first > through:
-            raise PipelineError(f"--from {first} is after --through {through}")
+            raise BadInput(f"--through {through} is before the first day with data ({first})")
         runs.append(
             _execute(
                 definitions,

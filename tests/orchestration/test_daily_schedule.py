@@ -62,10 +62,13 @@ def instance():
 def _tick(schedule, instance, when: str):
     from orchestration.lib.resources import WarehouseResource
 
-    context = dg.build_schedule_context(
+    # entered and exited: the context enters the instance it is given, and an instance left
+    # entered stays the current one for every later definitions load of the session
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime.fromisoformat(when).replace(tzinfo=UTC),
-        resources={"warehouse": WarehouseResource()})
-    return schedule(context)
+        resources={"warehouse": WarehouseResource()},
+    ) as context:
+        return schedule(context)
 
 
 def _days(result) -> list[str]:

@@ -106,8 +106,8 @@ def test_export_before_anything_was_built(warehouse, tmp_path):
         assert not (tmp_path / f"{what}.jsonl").exists()
     proc = _vigil(env, "findings", "list")
     _one_line_error(proc, "nothing built yet", "run `vigil run")
-    proc = _vigil(env, "export", "invoices", "--out", str(tmp_path / "no" / "such" / "x.jsonl"))
-    _one_line_error(proc, "bad input", "does not exist")
+    proc = _vigil(env, "export", "invoices", "--out", str(tmp_path))
+    _one_line_error(proc, "bad input", "is a folder")
 
 
 def test_vigil_today_allows_a_day_the_wall_clock_has_not_reached(monkeypatch, tmp_path):
