@@ -4,18 +4,25 @@
 
 Generates N shifts (default 1,000,000) for 5,000 guards at 300 sites in several time zones
 over about 30 days, with mixed overtime policies and holiday calendars, plus incidents
-(default 100,000), then rates them. Prints one JSON line per stage:
-{"stage", "rows", "seconds", "rows_per_second"}. The "floor" stage is polars loading (from
-Parquet) and sorting the same shifts: the cost no rating engine can go below.
+(default 100,000), with every rule in force somewhere (overtime policies incl. california,
+shift-start days, holidays, events, both stackings, minimum shift, graduated and volume hour
+tiers, mid-period rate changes), then rates them. Prints one JSON line per stage:
+{"stage", "rows", "seconds", "rows_per_second", "ratio_to_floor"}, each the median of
+--repeat runs, then a summary with the counts and a digest of every invoice (equal digests:
+identical results). The "floor" stage is polars loading (from Parquet) and sorting the same
+shifts: the cost no rating engine can go below.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -70,13 +77,21 @@ def build(n: int, n_incidents: int) -> RatingInputs:
                     "tax_jurisdiction": f"J-{c % 7}",
                 }
             )
+        rates = [
+            {"service_type": "unarmed", "rate": "32.00"},
+            {"service_type": "armed", "rate": "41.50"},
+            {"service_type": "armed", "site_id": f"S-{c * SITES_PER_CLIENT:04d}", "rate": "44.25"},
+        ]
+        if c % 6 == 2:  # a rate change in the middle of the period
+            rates.append({"service_type": "unarmed", "rate": "33.75", "effective_from": "2026-10-16"})
+        overtime = {"policy": POLICIES[c % len(POLICIES)], "multiplier": "1.5"}
+        if c % 10 == 1:
+            overtime["day_boundary"] = "shift_start"
+        if c % 9 == 0:
+            overtime["workweek_start"] = "sunday"
         terms = {
-            "rates": [
-                {"service_type": "unarmed", "rate": "32.00"},
-                {"service_type": "armed", "rate": "41.50"},
-                {"service_type": "armed", "site_id": f"S-{c * SITES_PER_CLIENT:04d}", "rate": "44.25"},
-            ],
-            "overtime": {"policy": POLICIES[c % len(POLICIES)], "multiplier": "1.5"},
+            "rates": rates,
+            "overtime": overtime,
             "stacking": "multiply" if c % 3 == 0 else "max",
             "incidents": {
                 "alarm_response": {"flat_fee": "75.00", "included_minutes": 30, "hourly_rate": "45.00"},
@@ -86,6 +101,17 @@ def build(n: int, n_incidents: int) -> RatingInputs:
         }
         if c % 2 == 0:
             terms["holidays"] = {"country": "US", "dates": ["2026-10-15"], "multiplier": "1.5"}
+        if c % 7 == 1:
+            terms["minimum_shift_hours"] = "3.5"
+        if c % 8 in (3, 7):
+            terms["hour_tiers"] = {
+                "mode": "graduated" if c % 8 == 3 else "volume",
+                "tiers": [
+                    {"from_hours": 0, "rate": "30.00"},
+                    {"from_hours": 4000, "rate": "28.50"},
+                    {"from_hours": 9000, "rate": "27.25"},
+                ],
+            }
         if c % 5 == 0:
             terms["events"] = [
                 {
@@ -178,51 +204,72 @@ def build(n: int, n_incidents: int) -> RatingInputs:
     )
 
 
-def emit(stage: str, rows: int, seconds: float) -> None:
-    print(
-        json.dumps(
-            {
-                "stage": stage,
-                "rows": rows,
-                "seconds": round(seconds, 3),
-                "rows_per_second": round(rows / seconds) if seconds > 0 else None,
-            }
-        ),
-        flush=True,
-    )
+def timed(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
+    """The median wall time of `repeat` calls (the machine is shared) and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def emit(stage: str, rows: int, seconds: float, floor: float | None = None) -> None:
+    out = {
+        "stage": stage,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds) if seconds > 0 else None,
+    }
+    if floor:
+        out["ratio_to_floor"] = round(seconds / floor, 2)
+    print(json.dumps(out), flush=True)
+
+
+def digest(invoices: list) -> str:
+    """A fingerprint of every invoice field, lines and covered refs included: equal digests
+    before and after an optimisation mean identical results."""
+    h = hashlib.sha256()
+    for inv in invoices:
+        h.update(repr(inv).encode())
+    return h.hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("shifts", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--incidents", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per stage; the median is reported")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     inputs = build(args.shifts, args.incidents)
-    emit("generate", inputs.shifts.height, time.perf_counter() - t)
+    n_shifts, n_incidents = inputs.shifts.height, inputs.incidents.height
+    emit("generate", n_shifts, time.perf_counter() - t)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "shifts.parquet"
         inputs.shifts.write_parquet(path)
-        t = time.perf_counter()
-        pl.read_parquet(path).sort("guard_id", "check_in_at")
-        emit("floor", inputs.shifts.height, time.perf_counter() - t)
-    t = time.perf_counter()
+        floor, _ = timed(args.repeat, lambda: pl.read_parquet(path).sort("guard_id", "check_in_at"))
+    emit("floor", n_shifts, floor, floor)
     ctx = build_context(inputs)
-    hours = rate_hours(ctx, inputs.shifts)
-    emit("guard_hours", inputs.shifts.height, time.perf_counter() - t)
-    t = time.perf_counter()
-    rate_incidents(ctx, inputs.incidents, hours.billed)
-    emit("incidents", inputs.incidents.height, time.perf_counter() - t)
-    t = time.perf_counter()
-    invoices = draft_invoices(inputs, date(2026, 12, 31))
-    emit("draft_invoices_end_to_end", inputs.shifts.height + inputs.incidents.height, time.perf_counter() - t)
+    seconds, hours = timed(args.repeat, lambda: rate_hours(build_context(inputs), inputs.shifts))
+    emit("guard_hours", n_shifts, seconds, floor)
+    seconds, _ = timed(args.repeat, lambda: rate_incidents(ctx, inputs.incidents, hours.billed))
+    emit("incidents", n_incidents, seconds, floor)
+    seconds, invoices = timed(args.repeat, lambda: draft_invoices(inputs, date(2026, 12, 31)))
+    emit("draft_invoices_end_to_end", n_shifts + n_incidents, seconds, floor)
+    lines = [ln for inv in invoices for ln in inv.lines]
     print(
         json.dumps(
             {
                 "stage": "summary",
+                "shifts": n_shifts,
+                "incidents": n_incidents,
+                "hour_lines": len(hours.lines),
                 "invoices": len(invoices),
-                "lines": sum(len(i.lines) for i in invoices),
-                "total": str(sum(i.total for i in invoices)),
+                "lines": len(lines),
+                "minimum_shift_lines": sum(ln.category == "minimum_shift_adjustment" for ln in lines),
+                "total": str(sum(inv.total for inv in invoices)),
+                "digest": digest(invoices),
             }
         ),
         flush=True,

@@ -14,16 +14,13 @@ from decimal import Decimal
 
 import psycopg2.extensions
 
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3}
+from billing.ledger import refresh_invoice_status
+from vigil import currency as currency_table
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
-    """Integer minor units that equal the ledger amount exactly, or an error."""
-    exponent = _MINOR_UNITS.get(currency.upper(), 2)
-    scaled = amount.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} {currency} has more precision than the currency's minor unit")
-    return int(scaled)
+    """Integer minor units that equal the ledger amount exactly (vigil/iso4217.csv), or an error."""
+    return currency_table.to_minor_units(amount, currency)
 
 
 @dataclass(frozen=True)
@@ -120,20 +117,6 @@ def _apply_success(cur, attempt_id: int, invoice_id: int, client_id: str, amount
         (invoice_id, client_id, amount, currency, on, attempt_id, provider_ref),
     )
     refresh_invoice_status(cur, invoice_id)
-
-
-def refresh_invoice_status(cur, invoice_id: int) -> None:
-    """Status follows the balance (collections.md section 1); held, void and collections stay."""
-    cur.execute(
-        """update billing.invoices i set status = case
-               when paid.amount >= i.total then 'paid'
-               when paid.amount > 0 then 'partially_paid'
-               else 'issued' end
-           from (select coalesce(sum(amount), 0) as amount from billing.ledger_entries
-                 where invoice_id = %s and entry_type in ('payment', 'credit')) paid
-           where i.invoice_id = %s and i.status in ('issued', 'partially_paid', 'paid')""",
-        (invoice_id, invoice_id),
-    )
 
 
 def _fail(cur, attempt_id: int, result: ChargeResult) -> None:

@@ -38,3 +38,44 @@ def test_dbt_tests_are_asset_checks():
     dbt_checks = [k for k in check_keys if k.asset_key.path[0] in ("staging", "marts")]
     assert any(k.name.startswith("unique_") for k in dbt_checks)
     assert any(k.asset_key == dg.AssetKey(["billing", "invoices"]) for k in check_keys)
+
+
+def _graph_shape() -> dict:
+    """The asset graph as a reader sees it: every key with its group, kinds and sorted deps,
+    every check, job, schedule and sensor (Dagster's open platform snapshots the same)."""
+    defs = _defs()
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
+        }
+    repo = defs.get_repository_def()
+    return {
+        "assets": assets,
+        "checks": sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys
+                         if k.asset_key.path[0] not in ("staging", "intermediate", "marts")
+                         or k.name.startswith("findings_")),
+        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+        "schedules": sorted(s.name for s in repo.schedule_defs),
+        "sensors": sorted(s.name for s in repo.sensor_defs),
+    }
+
+
+def test_asset_graph_snapshot(snapshot):
+    """A change to the lineage shows up as a diff to review (`pytest --snapshot-update` to accept)."""
+    assert _graph_shape() == snapshot
+
+
+def test_one_lineage_graph_every_asset_connected():
+    graph = _defs().resolve_asset_graph()
+    isolated = [k.to_user_string() for k in graph.get_all_asset_keys()
+                if not graph.get(k).parent_keys and not graph.get(k).child_keys]
+    assert isolated == []
+    for vendor in ("genetec", "milestone", "avigilon", "lenel", "amag", "tracktik", "crm"):
+        assert graph.get(dg.AssetKey(["raw_api", vendor])).child_keys
+    findings_upstream = set(graph.upstream_key_iterator(dg.AssetKey(["marts", "fct_findings"])))
+    assert dg.AssetKey(["billing", "finding_reviews"]) in findings_upstream

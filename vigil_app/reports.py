@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg2.extras
 
+from vigil import currency
+
 INVOICE_FIELDS = ("invoice_number", "status", "kind", "client_id", "contract_ids", "currency", "period_start",
                   "period_end", "issue_date", "due_date")
 LINE_FIELDS = ("site_id", "category", "description", "quantity", "unit", "unit_price", "amount",
@@ -46,6 +48,7 @@ def invoices(conn) -> list[dict]:
         for k in ("period_start", "period_end", "issue_date", "due_date"):
             doc[k] = doc[k].isoformat()
         doc["site_id"] = head["site_id"]
+        code = head["currency"]
         doc["lines"] = [
             {
                 "site_id": ln["site_id"],
@@ -54,16 +57,19 @@ def invoices(conn) -> list[dict]:
                 "quantity": _money(ln["quantity"]),
                 "unit": ln["unit"],
                 "unit_price": _unit_price(ln["unit_price"]),
-                "amount": _money(ln["amount"]),
+                "amount": currency.display(ln["amount"], code),
                 "tax_jurisdiction": ln["tax_jurisdiction"],
                 "source_refs": list(ln["source_refs"]),
                 "explanation": ln["explanation"],
             }
             for ln in by_invoice.get(head["invoice_id"], [])
         ]
-        doc.update(subtotal=_money(head["subtotal"]), tax_total=_money(head["tax_total"]), total=_money(head["total"]))
+        doc.update(subtotal=currency.display(head["subtotal"], code),
+                   tax_total=currency.display(head["tax_total"], code), total=currency.display(head["total"], code))
         if head["status"] == "held":
             doc["held_by"] = head["hold_reasons"]
+        if head["status"] == "void" and head.get("void_reason"):
+            doc["void_reason"] = head["void_reason"]
         if head.get("credit_for"):
             # A credit note (CN-YYYY-NNNNNN, negative lines): the kind of the invoice it credits.
             doc["credit_for"] = head["credit_for"]
@@ -119,14 +125,12 @@ def write_jsonl(rows: list[dict], out: Path) -> int:
 
 def quarantine(conn) -> list[dict]:
     """Records the connectors refused, plus records held back because no contract declares
-    their site (billing-rules section 2): those return by themselves once one does."""
+    their site (billing-rules section 2): those return by themselves once one does. Read
+    from the mart the last run built (marts.fct_quarantine)."""
     return _rows(
         conn,
-        """select source, file, line, record_id, field, reason from (
-               select source, file_path as file, line, record_id, field, reason from raw.quarantine
-               union all
-               select source, source_file, source_line, record_id, 'site_id', reason
-               from marts.fct_quarantine_unknown_sites) q
+        """select source, source_file as file, source_line as line, record_id, field, reason
+           from marts.fct_quarantine
            order by source, file, line nulls first, record_id""",
     )
 

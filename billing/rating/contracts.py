@@ -120,6 +120,7 @@ class Contract:
     recurring: tuple[Recurring, ...] = ()
     per_device: tuple[PerDevice, ...] = ()
     discounts: tuple[Discount, ...] = ()
+    first_site_id: str | None = None  # the client's first site (file order): the default zone and tax place
 
     def rate_for(self, service_type: str, site_id: str | None, day: date) -> Decimal | None:
         """The hourly rate in force on `day`: a rate for the site before one for any site,

@@ -8,76 +8,76 @@ import polars as pl
 
 from billing.rating.timeutil import UTC_DT
 
-S, D, T, B, N = pl.String, pl.Date, UTC_DT, pl.Boolean, pl.Int64
+TEXT, DATE, INSTANT, FLAG, COUNT = pl.String, pl.Date, UTC_DT, pl.Boolean, pl.Int64
 
 SHIFTS = {
-    "shift_id": S,
-    "source": S,
-    "source_ref": S,
-    "guard_id": S,
-    "site_id": S,
-    "client_id": S,
-    "contract_id": S,
-    "service_type": S,
-    "check_in_at": T,
-    "check_out_at": T,
-    "scheduled_start_at": T,
-    "scheduled_end_at": T,
-    "service_date": D,
-    "site_timezone": S,
-    "has_valid_interval": B,
+    "shift_id": TEXT,
+    "source": TEXT,
+    "source_ref": TEXT,
+    "guard_id": TEXT,
+    "site_id": TEXT,
+    "client_id": TEXT,
+    "contract_id": TEXT,
+    "service_type": TEXT,
+    "check_in_at": INSTANT,
+    "check_out_at": INSTANT,
+    "scheduled_start_at": INSTANT,
+    "scheduled_end_at": INSTANT,
+    "service_date": DATE,
+    "site_timezone": TEXT,
+    "has_valid_interval": FLAG,
 }
 INCIDENTS = {
-    "incident_id": S,
-    "source_ref": S,
-    "site_id": S,
-    "client_id": S,
-    "contract_id": S,
-    "classification": S,
-    "response_started_at": T,
-    "response_ended_at": T,
-    "responder_guard_id": S,
-    "service_date": D,
+    "incident_id": TEXT,
+    "source_ref": TEXT,
+    "site_id": TEXT,
+    "client_id": TEXT,
+    "contract_id": TEXT,
+    "classification": TEXT,
+    "response_started_at": INSTANT,
+    "response_ended_at": INSTANT,
+    "responder_guard_id": TEXT,
+    "service_date": DATE,
 }
 PATROLS = {
-    "tour_id": S,
-    "source_ref": S,
-    "site_id": S,
-    "client_id": S,
-    "contract_id": S,
-    "guard_id": S,
-    "started_at": T,
-    "completed_at": T,
-    "checkpoints_required": N,
-    "checkpoints_scanned": N,
-    "service_date": D,
+    "tour_id": TEXT,
+    "source_ref": TEXT,
+    "site_id": TEXT,
+    "client_id": TEXT,
+    "contract_id": TEXT,
+    "guard_id": TEXT,
+    "started_at": INSTANT,
+    "completed_at": INSTANT,
+    "checkpoints_required": COUNT,
+    "checkpoints_scanned": COUNT,
+    "service_date": DATE,
 }
 DEVICES = {
-    "device_id": S,
-    "source_ref": S,
-    "site_id": S,
-    "client_id": S,
-    "device_type": S,
+    "device_id": TEXT,
+    "source_ref": TEXT,
+    "site_id": TEXT,
+    "client_id": TEXT,
+    "device_type": TEXT,
 }  # active_from / active_to are read as they come (date or timestamp), see recurring.py
 
 
 def _cast(col: str, have: pl.DataType, want: pl.DataType) -> pl.Expr:
-    c = pl.col(col)
+    value = pl.col(col)
     if have == pl.Null:
         return pl.lit(None, dtype=want).alias(col)
     if want == UTC_DT:
         if isinstance(have, pl.Datetime):
-            c = c.dt.replace_time_zone("UTC") if have.time_zone is None else c.dt.convert_time_zone("UTC")
-            return c.dt.cast_time_unit("us").alias(col)
+            value = value.dt.replace_time_zone("UTC") if have.time_zone is None else value.dt.convert_time_zone("UTC")
+            return value.dt.cast_time_unit("us").alias(col)
         if have == pl.Date:
-            return c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(col)
+            return value.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(col)
         if have == pl.String:
-            return c.str.to_datetime(time_unit="us", time_zone="UTC").alias(col)
+            return value.str.to_datetime(time_unit="us", time_zone="UTC").alias(col)
     if want == pl.Date and isinstance(have, pl.Datetime):
-        return c.dt.date().alias(col)
+        return value.dt.date().alias(col)
     if want == pl.Date and have == pl.String:
-        return c.str.to_date().alias(col)
-    return c.cast(want).alias(col)
+        return value.str.to_date().alias(col)
+    return value.cast(want).alias(col)
 
 
 def normalize(df: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:

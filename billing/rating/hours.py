@@ -1,9 +1,11 @@
-"""Guard hours: billable intervals, split into pieces, overtime/holiday/event multipliers, lines.
+"""Guard hours (billing-rules.md sections 3 and 4): billable shifts, pieces, multipliers, lines.
 
-Everything here works on intervals with polars: a shift becomes a few pieces (split at
-site-local and contract-local midnights and at event edges), then overtime and tiers split
-pieces again where a running total crosses a threshold. Python only loops over small
-tables: distinct (contract, date) keys, distinct multiplier combinations, output lines."""
+A shift becomes a few pieces (split at site-local and contract-local midnights and at event
+edges, shift_pieces.py), overtime and tiers split pieces again where a running total crosses a
+limit (overtime.py), and each piece gets its rate, holiday, cycle and multiplier through small
+code tables. The tables a million shifts flow through are narrow columns of integers; strings
+(sites, service types, source refs) are looked up only for the output lines. Python loops only
+over small tables: distinct (contract, date) keys, distinct multiplier combinations, lines."""
 
 from __future__ import annotations
 
@@ -15,13 +17,16 @@ import polars as pl
 
 from billing.rating.context import Context
 from billing.rating.contracts import Contract, holiday_dates
-from billing.rating.frames import SHIFTS, normalize
+from billing.rating.hour_terms import DOUBLE, EPOCH, OVERTIME, DecimalCodes, per_distinct, per_key_and_date
 from billing.rating.lines import CATEGORY_LABEL, Line, service_label
-from billing.rating.money import ONE, canon, dec, fmt, hours, round_half_up
-from billing.rating.timeutil import BIG, UTC_DT, band_split, day_starts, local_date, minutes_between, round_to_increment
+from billing.rating.money import ONE, dec, fmt, hours, round_half_up
+from billing.rating.overtime import apply_hour_tiers, label_overtime
+from billing.rating.shift_pieces import BillableShifts, billable_shifts, split_into_pieces
+from billing.rating.timeutil import UTC_DT
 
-REGULAR, OVERTIME, DOUBLE = 0, 1, 2
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CATEGORIES = list(CATEGORY_LABEL)  # category code -> category
+MINIMUM_SHIFT = CATEGORIES.index("minimum_shift_adjustment")
 
 
 @dataclass
@@ -31,386 +36,143 @@ class HoursResult:
     covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref: every shift record of a cycle
 
 
-def _contract_frame(ctx: Context) -> pl.DataFrame:
-    rows = []
-    for c in ctx.contracts.values():
-        ot = c.overtime
-        rows.append(
-            {
-                "contract_id": c.contract_id,
-                "inc": c.increment_minutes,
-                "basis": c.basis,
-                "ctz": c.timezone,
-                "policy": ot.policy,
-                "wws": ot.workweek_start,
-                "shift_day": ot.day_boundary == "shift_start",
-                "min_shift": c.minimum_shift_minutes,
-            }
-        )
-    schema = {
-        "contract_id": pl.String,
-        "inc": pl.Int64,
-        "basis": pl.String,
-        "ctz": pl.String,
-        "policy": pl.String,
-        "wws": pl.Int64,
-        "shift_day": pl.Boolean,
-        "min_shift": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+def _rate_codes(
+    ctx: Context,
+    billable: BillableShifts,
+    rows: pl.DataFrame,
+    date_col: str,
+    rates: DecimalCodes,
+    first_tier: bool = False,
+) -> pl.Series:
+    """The code of the hourly rate in force for each row's (contract, service type, site) on
+    its date; with `first_tier`, a tier contract without one takes its first tier's rate."""
+    n_sites, n_services = len(billable.sites) + 1, len(billable.services) + 1
+    combo = (
+        rows["contract_code"].cast(pl.Int64) * n_services + rows["service_code"].fill_null(n_services - 1)
+    ) * n_sites + rows["site_code"].fill_null(n_sites - 1)
+
+    def codes(pairs: list[tuple[int, date]]) -> list[int | None]:
+        constant: dict[int, int | None] = {}
+        out = []
+        for combo_key, day in pairs:
+            if combo_key in constant:
+                out.append(constant[combo_key])
+                continue
+            contract_code, rest = divmod(combo_key, n_services * n_sites)
+            service_code, site_code = divmod(rest, n_sites)
+            contract = ctx.contracts[billable.terms.contract_ids[contract_code]]
+            service = billable.services[service_code] if service_code < len(billable.services) else None
+            site = billable.sites[site_code] if site_code < len(billable.sites) else None
+            rate = contract.rate_for(service, site, day)
+            tiers = contract.hour_tiers
+            if rate is None and first_tier and tiers is not None and tiers.tiers:
+                rate = tiers.tiers[0][1]
+            out.append(rates.code(rate))
+            if not any(price.effective_from for price in contract.rates if price.service_type == service):
+                constant[combo_key] = out[-1]  # no rate change: the same rate on every date
+        return out
+
+    n_combos = len(billable.terms.contract_ids) * n_services * n_sites
+    return per_key_and_date(combo, rows[date_col], n_combos, codes, pl.UInt32)
 
 
-def _hourly_priced(c: Contract, service_type: str) -> bool:
-    """Billed by the hour? A patrol shift on a contract with a visit fee and no hourly patrol
-    rate is billed per visit instead (section 3)."""
-    if service_type == "patrol" and c.patrol_visit_fee is not None and not c.has_hourly_rate("patrol"):
-        return False
-    return c.has_hourly_rate(service_type) or c.hour_tiers is not None
+HOLIDAY_BITS = 16  # a holiday name code (plus one) packed below a cycle start
 
 
-def _covered(ctx: Context, s: pl.DataFrame) -> pl.DataFrame:
-    day = pl.coalesce("service_date", pl.col("check_in_at").dt.date())
-    x = (
-        s.filter(pl.col("contract_id").is_in(list(ctx.contracts)))
-        .with_columns(day=day)
-        .filter(pl.col("day").is_not_null())
+def _with_calendar(
+    ctx: Context, billable: BillableShifts, pieces: pl.DataFrame, holiday_names: list[str]
+) -> pl.DataFrame:
+    """`holiday_code` (index into holiday_names) and `cycle_start` of each piece's site-local date."""
+    if pieces.height == 0:
+        return pieces.with_columns(holiday_code=pl.lit(None, pl.UInt32), cycle_start=pl.lit(None, pl.Date))
+    years = tuple(range(pieces["site_date"].min().year, pieces["site_date"].max().year + 1))
+    calendars: dict[int, dict[date, str]] = {}
+    name_code: dict[str, int] = {}
+
+    def cycle_and_holiday(pairs: list[tuple[int, date]]) -> list[int]:
+        out = []
+        for contract_code, day in pairs:
+            cid = billable.terms.contract_ids[contract_code]
+            if contract_code not in calendars:
+                calendars[contract_code] = holiday_dates(ctx.contracts[cid].holidays, years)
+            name = calendars[contract_code].get(day)
+            if name is not None and name not in name_code:
+                name_code[name] = len(holiday_names)
+                holiday_names.append(name)
+            holiday = 0 if name is None else name_code[name] + 1
+            out.append((ctx.cycle(cid, day).start - EPOCH).days * 2**HOLIDAY_BITS + holiday)
+        return out
+
+    packed = per_key_and_date(
+        pieces["contract_code"], pieces["site_date"], len(billable.terms.contract_ids), cycle_and_holiday, pl.Int64
     )
-    x = x.join(ctx.cycle_starts(x.rename({"day": "d"}), "d").rename({"d": "day"}), on=["contract_id", "day"])
-    return x.select("contract_id", "cycle_start", "site_id", "source_ref")
-
-
-def prepare_shifts(ctx: Context, shifts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Billable shifts with rounded, overlap-trimmed intervals (`s`, `e`, `minutes`), and the
-    covered-records frame. Unmatched, invalid, excluded or unpriced shifts drop out here."""
-    s = normalize(shifts, SHIFTS)
-    s = s.filter(~pl.col("source_ref").is_in(list(ctx.excluded))) if ctx.excluded else s
-    covered = _covered(ctx, s)
-    s = s.filter(pl.col("contract_id").is_in(list(ctx.contracts)) & pl.col("has_valid_interval").fill_null(False))
-    pairs = s.select("contract_id", "service_type").unique()
-    ok = [_hourly_priced(ctx.contracts[c], t or "") for c, t in pairs.iter_rows()]
-    pairs = pairs.filter(pl.Series(ok, dtype=pl.Boolean))
-    s = s.join(pairs, on=["contract_id", "service_type"], how="semi", nulls_equal=True)
-    site_tz = pl.DataFrame(
-        {"site_id": list(ctx.sites), "_stz": [ctx.site_tz(k) for k in ctx.sites]},
-        schema={"site_id": pl.String, "_stz": pl.String},
-    )
-    s = (
-        s.join(_contract_frame(ctx), on="contract_id", how="left")
-        .join(site_tz, on="site_id", how="left")
-        .with_columns(tz=pl.coalesce("site_timezone", "_stz", pl.lit("UTC")))
-    )
-    sched = (
-        (pl.col("basis") == "scheduled")
-        & pl.col("scheduled_start_at").is_not_null()
-        & pl.col("scheduled_end_at").is_not_null()
-    )
-    s = s.with_columns(
-        s=pl.when(sched).then("scheduled_start_at").otherwise("check_in_at"),
-        e=pl.when(sched).then("scheduled_end_at").otherwise("check_out_at"),
-    ).filter(pl.col("s").is_not_null() & pl.col("e").is_not_null())
-    s = round_to_increment(s, ["s", "e"], "tz", "inc")
-    # Overlap between two shifts of one guard is billed once: each shift starts no earlier
-    # than the latest end of the guard's shifts before it (time order, ties by shift id).
-    s = s.with_columns(guard_key=pl.coalesce("guard_id", pl.lit("shift:") + pl.col("source_ref")))
-    # Guards only need to be contiguous: sort on a category code of guard_key, not its text.
-    s = s.with_columns(_g=pl.col("guard_key").cast(pl.Categorical).to_physical())
-    s = s.sort("_g", "s", "shift_id", "source_ref")
-    s = s.with_columns(_prev=pl.col("e").cum_max().shift(1).over("_g"))
-    s = s.with_columns(s=pl.max_horizontal("s", pl.col("_prev").fill_null(pl.col("s")))).filter(
-        pl.col("e") > pl.col("s")
-    )
-    s = s.with_columns(minutes=minutes_between("s", "e")).filter(pl.col("minutes") > 0)
-    s = s.with_row_index("sid")
-    s = local_date(s, "s", "tz", "d0")
-    s = local_date(s, "s", "ctz", "cd0")
-    keep = [
-        "sid",
-        "shift_id",
-        "source_ref",
-        "guard_id",
-        "guard_key",
-        "site_id",
-        "contract_id",
-        "service_type",
-        "tz",
-        "ctz",
-        "policy",
-        "wws",
-        "shift_day",
-        "min_shift",
-        "s",
-        "e",
-        "minutes",
-        "d0",
-        "cd0",
-    ]
-    return s.select(keep), covered
-
-
-def _midnight_cuts(s: pl.DataFrame, tz_col: str, d0_col: str) -> pl.DataFrame:
-    x = local_date(
-        s.select("sid", "s", "e", tz_col, d0_col).with_columns(em=pl.col("e") - pl.duration(microseconds=1)),
-        "em",
-        tz_col,
-        "d1",
-    )
-    x = x.filter(pl.col("d1") > pl.col(d0_col))
-    if x.height == 0:
-        return pl.DataFrame(schema={"sid": pl.UInt32, "t": UTC_DT})
-    x = x.with_columns(date=pl.date_ranges(pl.col(d0_col) + pl.duration(days=1), "d1")).explode("date")
-    starts = day_starts(x.select(pl.col(tz_col).alias("tz"), "date"))
-    x = x.join(starts, left_on=[tz_col, "date"], right_on=["tz", "date"])
-    return x.select("sid", pl.col("day_start").alias("t"))
-
-
-def _events_frame(ctx: Context) -> pl.DataFrame:
-    rows = []
-    for c in ctx.contracts.values():
-        for ev in c.events:
-            rows.append((c.contract_id, ev.start, ev.end, ev.multiplier, ev.name))
-    # Events ranked by multiplier, highest first: a minute inside several takes the highest.
-    rows.sort(key=lambda r: (r[0], -r[3], r[1], r[4]))
-    return pl.DataFrame(
-        [(r[0], r[1], r[2], i, canon(r[3]), r[4]) for i, r in enumerate(rows)],
-        schema={
-            "contract_id": pl.String,
-            "ev_start": UTC_DT,
-            "ev_end": UTC_DT,
-            "ev_idx": pl.Int64,
-            "ev_mult": pl.String,
-            "ev_name": pl.String,
-        },
-        orient="row",
+    holiday = packed % 2**HOLIDAY_BITS
+    return pieces.with_columns(
+        holiday_code=pl.when(holiday > 0).then(holiday - 1).cast(pl.UInt32),
+        cycle_start=(packed // 2**HOLIDAY_BITS).cast(pl.Int32).cast(pl.Date),
     )
 
 
-def split_pieces(ctx: Context, s: pl.DataFrame) -> pl.DataFrame:
-    """Shift intervals cut at site-local midnights, contract-zone midnights and event edges."""
-    events = _events_frame(ctx)
-    # Cut points strictly inside a shift (midnights, event edges); most shifts have none.
-    cuts = [
-        _midnight_cuts(s, "tz", "d0"),
-        _midnight_cuts(s, "ctz", "cd0"),
-    ]
-    if events.height:
-        ev = s.select("sid", "contract_id", "s", "e").join(events, on="contract_id")
-        for col in ("ev_start", "ev_end"):
-            cuts.append(
-                ev.filter((pl.col(col) > pl.col("s")) & (pl.col(col) < pl.col("e"))).select(
-                    "sid", pl.col(col).alias("t")
-                )
-            )
-    inner = pl.concat([c.select(pl.col("sid").cast(pl.UInt32), pl.col("t").cast(UTC_DT)) for c in cuts]).unique()
-    starts = s.select(pl.col("sid").cast(pl.UInt32), pl.col("s").cast(UTC_DT).alias("t"))
-    pts = pl.concat([starts, inner]).sort("sid", "t") if inner.height else starts
-    # A piece ends at the next cut of its shift, the last one at the shift's end. `sid` is
-    # the row number of `s` (prepare_shifts), so a shift's columns are a gather, not a join.
-    rows = pl.int_range(0, s.height, dtype=pl.UInt32, eager=True)
-    if not s["sid"].cast(pl.UInt32).equals(rows):
-        raise ValueError("split_pieces expects sid to be the row number of the shifts frame")
-    same = pl.col("sid").shift(-1) == pl.col("sid")
-    e = s["e"].cast(UTC_DT)
-    pts = pts.with_columns(end=pl.when(same).then(pl.col("t").shift(-1)).otherwise(e.gather(pts["sid"])))
-    p = pl.concat(
-        [pts.select("sid", pl.col("t").alias("start"), "end"), s.drop("sid", "minutes").gather(pts["sid"])],
-        how="horizontal",
-    )
-    p = p.with_columns(minutes=minutes_between("start", "end")).filter(pl.col("minutes") > 0)
-    p = local_date(p, "start", "tz", "site_date")
-    p = local_date(p, "start", "ctz", "c_date")
-    p = p.with_row_index("pid")
-    if events.height:
-        hit = (
-            p.select("pid", "contract_id", "start", "end")
-            .join(events, on="contract_id")
-            .filter((pl.col("ev_start") <= pl.col("start")) & (pl.col("end") <= pl.col("ev_end")))
-            .group_by("pid")
-            .agg(pl.col("ev_idx").min())
-        )
-        p = p.join(hit, on="pid", how="left")
-    else:
-        p = p.with_columns(ev_idx=pl.lit(None, dtype=pl.Int64))
-    return p
+def _with_multipliers(
+    ctx: Context, billable: BillableShifts, rows: pl.DataFrame, multipliers: DecimalCodes
+) -> pl.DataFrame:
+    """`category_code` and `multiplier_code` for each distinct (contract, overtime class,
+    holiday, event) combination."""
+    events = billable.terms.events
+    event_multiplier = dict(zip(events["event_rank"].to_list(), events["event_multiplier"].to_list(), strict=True))
+    n_events = events.height + 1  # event rank + 1; 0 = no event
+    combo = (
+        (rows["contract_code"].cast(pl.Int64) * 3 + rows["overtime_class"]) * 2
+        + rows["holiday_code"].is_not_null().cast(pl.Int64)
+    ) * n_events + (rows["event_rank"] + 1).fill_null(0)
 
+    def category_and_multiplier(combos: list[int]) -> list[int]:
+        out = []
+        for key in combos:
+            rest, event = divmod(key, n_events)
+            rest, holiday = divmod(rest, 2)
+            contract_code, overtime_class = divmod(rest, 3)
+            factor = dec(event_multiplier[event - 1]) if event else None
+            contract = ctx.contracts[billable.terms.contract_ids[contract_code]]
+            mult, category = combine(contract, overtime_class, bool(holiday), factor)
+            out.append(multipliers.code(mult) * len(CATEGORIES) + CATEGORIES.index(category))
+        return out
 
-def _rates(ctx: Context, p: pl.DataFrame) -> pl.DataFrame:
-    keys = p.select("contract_id", "service_type", "site_id", "site_date").unique()
-    vals = []
-    for cid, st, site, day in keys.iter_rows():
-        r = ctx.contracts[cid].rate_for(st, site, day)
-        vals.append(canon(r) if r is not None else None)
-    return keys.with_columns(rate=pl.Series(vals, dtype=pl.String))
-
-
-def _holidays(ctx: Context, p: pl.DataFrame) -> pl.DataFrame:
-    rows: list[tuple[str, date, str]] = []
-    if p.height:
-        lo, hi = p["site_date"].min(), p["site_date"].max()
-        years = tuple(range(lo.year, hi.year + 1))
-        for cid in p["contract_id"].unique().to_list():
-            for day, name in holiday_dates(ctx.contracts[cid].holidays, years).items():
-                rows.append((cid, day, name))
-    return pl.DataFrame(
-        rows, schema={"contract_id": pl.String, "site_date": pl.Date, "hol_name": pl.String}, orient="row"
+    size = len(billable.terms.contract_ids) * 3 * 2 * n_events
+    found = per_distinct(combo, size, category_and_multiplier, pl.Int64)
+    return rows.with_columns(
+        category_code=(found % len(CATEGORIES)).cast(pl.UInt8),
+        multiplier_code=(found // len(CATEGORIES)).cast(pl.UInt32),
     )
 
 
-def _ot_bands(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
-    daily, weekly = [], []
-    for c in ctx.contracts.values():
-        ot, cid = c.overtime, c.contract_id
-        if ot.policy in ("daily", "daily_and_weekly"):
-            daily += [(f"{cid}|n", 0, ot.daily_minutes, REGULAR), (f"{cid}|n", ot.daily_minutes, BIG, OVERTIME)]
-        if ot.policy == "california":
-            dt_at = max(12 * 60, ot.daily_minutes)
-            daily += [
-                (f"{cid}|n", 0, ot.daily_minutes, REGULAR),
-                (f"{cid}|n", ot.daily_minutes, dt_at, OVERTIME),
-                (f"{cid}|n", dt_at, BIG, DOUBLE),
-                (f"{cid}|7", 0, ot.daily_minutes, OVERTIME),
-                (f"{cid}|7", ot.daily_minutes, BIG, DOUBLE),
-            ]
-        if ot.policy in ("weekly", "daily_and_weekly", "california"):
-            weekly += [(cid, 0, ot.weekly_minutes, REGULAR), (cid, ot.weekly_minutes, BIG, OVERTIME)]
-    sch = {"lo": pl.Int64, "hi": pl.Int64}
-    return (
-        pl.DataFrame(daily, schema={"dband": pl.String, **sch, "d_ot": pl.Int64}, orient="row"),
-        pl.DataFrame(weekly, schema={"wband": pl.String, **sch, "w_ot": pl.Int64}, orient="row"),
-    )
-
-
-def apply_overtime(ctx: Context, p: pl.DataFrame) -> pl.DataFrame:
-    """Label each piece's minutes regular / overtime / double time, per guard per contract.
-
-    Daily rules run first on days in the contract's zone (or on the shift's start day with
-    day_boundary shift_start); the weekly count then adds up only minutes the daily rule left
-    regular, in time order, so an overtime minute is never counted twice (no pyramiding)."""
-    day_key = pl.when(pl.col("shift_day")).then(pl.col("cd0")).otherwise(pl.col("c_date"))
-    p = p.with_columns(day_key=day_key).with_columns(
-        ww=pl.col("day_key") - pl.duration(days=(pl.col("day_key").dt.weekday().cast(pl.Int64) - 1 - pl.col("wws")) % 7)
-    )
-    daily, weekly = _ot_bands(ctx)
-    cal = pl.col("policy") == "california"
-    worked = p.filter(cal).group_by("guard_key", "contract_id", "ww").agg(n_days=pl.col("day_key").n_unique())
-    p = p.join(worked, on=["guard_key", "contract_id", "ww"], how="left")
-    seventh = cal & (pl.col("n_days") == 7) & (pl.col("day_key") == pl.col("ww") + pl.duration(days=6))
-    p = p.with_columns(
-        dband=pl.when(pl.col("policy").is_in(["daily", "daily_and_weekly", "california"])).then(
-            pl.col("contract_id") + pl.when(seventh).then(pl.lit("|7")).otherwise(pl.lit("|n"))
-        ),
-        wband=pl.col("contract_id"),
-    )
-    order = ["start", "shift_id", "source_ref"]
-    p = band_split(
-        p,
-        daily,
-        group=["guard_key", "contract_id", "day_key"],
-        order=order,
-        band_key="dband",
-        label="d_ot",
-        default_label=REGULAR,
-    )
-    p = band_split(
-        p,
-        weekly,
-        group=["guard_key", "contract_id", "ww"],
-        order=order,
-        band_key="wband",
-        label="w_ot",
-        eligible=pl.col("d_ot") == REGULAR,
-        default_label=REGULAR,
-    )
-    return p.with_columns(ot=pl.max_horizontal("d_ot", "w_ot")).drop("dband", "wband", "n_days")
-
-
-def apply_tiers(ctx: Context, p: pl.DataFrame) -> pl.DataFrame:
-    """Hour tiers replace the hourly rate: graduated by the running total of the contract's
-    guard minutes in the cycle (time order, ties by shift id), volume by the cycle's total."""
-    tiered = {cid: c.hour_tiers for cid, c in ctx.contracts.items() if c.hour_tiers is not None and c.hour_tiers.tiers}
-    if not tiered:
-        return p.with_columns(tier_rate=pl.lit(None, dtype=pl.String))
-    bands = []
-    for cid, ht in tiered.items():
-        if ht.mode != "graduated":
-            continue
-        edges = list(ht.tiers)
-        if edges[0][0] > 0:
-            bands.append((cid, 0, edges[0][0], None))
-        for i, (lo, rate) in enumerate(edges):
-            hi = edges[i + 1][0] if i + 1 < len(edges) else BIG
-            bands.append((cid, lo, hi, canon(rate)))
-    bands_df = pl.DataFrame(
-        bands, schema={"tband": pl.String, "lo": pl.Int64, "hi": pl.Int64, "tier_rate": pl.String}, orient="row"
-    )
-    p = p.with_columns(tband=pl.col("contract_id"))
-    p = band_split(
-        p,
-        bands_df,
-        group=["contract_id", "cycle_start"],
-        order=["start", "shift_id", "source_ref"],
-        band_key="tband",
-        label="tier_rate",
-        default_label=None,
-    ).drop("tband")
-    volume = {cid: ht for cid, ht in tiered.items() if ht.mode == "volume"}
-    if volume:
-        totals = (
-            p.filter(pl.col("contract_id").is_in(list(volume)))
-            .group_by("contract_id", "cycle_start")
-            .agg(pl.col("minutes").sum().alias("total"))
-        )
-        vals = []
-        for cid, _start, total in totals.iter_rows():
-            reached = [rate for lo, rate in volume[cid].tiers if lo <= total]
-            vals.append(canon(reached[-1]) if reached else None)
-        totals = totals.with_columns(vol_rate=pl.Series(vals, dtype=pl.String)).drop("total")
-        p = (
-            p.join(totals, on=["contract_id", "cycle_start"], how="left")
-            .with_columns(tier_rate=pl.coalesce("tier_rate", "vol_rate"))
-            .drop("vol_rate")
-        )
-    return p
-
-
-def _factor_table(ctx: Context, p: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """Multiplier and category for each distinct (contract, overtime class, holiday, event)."""
-    ev_mult = {i: dec(m) for i, m in zip(events["ev_idx"].to_list(), events["ev_mult"].to_list(), strict=True)}
-    combos = p.select("contract_id", "ot", "is_hol", "ev_idx").unique()
-    mults, cats = [], []
-    for cid, ot, is_hol, ev in combos.iter_rows():
-        mult, cat = combine(ctx.contracts[cid], ot, bool(is_hol), ev_mult.get(ev) if ev is not None else None)
-        mults.append(canon(mult))
-        cats.append(cat)
-    return combos.with_columns(mult=pl.Series(mults, dtype=pl.String), category=pl.Series(cats, dtype=pl.String))
-
-
-def combine(c: Contract, ot: int, holiday: bool, event: Decimal | None) -> tuple[Decimal, str]:
+def combine(contract: Contract, overtime_class: int, holiday: bool, event: Decimal | None) -> tuple[Decimal, str]:
     """Stacking (section 4): the factors that apply to a minute, combined by max or product.
     Ties (and several factors under multiply) go holiday > double time > overtime > event."""
     factors: list[tuple[str, Decimal]] = []
-    if holiday and c.holidays is not None:
-        factors.append(("holiday_hours", c.holidays.multiplier))
-    if ot == DOUBLE:
-        factors.append(("double_time_hours", c.overtime.double_time_multiplier))
-    if ot == OVERTIME:
-        factors.append(("overtime_hours", c.overtime.multiplier))
+    if holiday and contract.holidays is not None:
+        factors.append(("holiday_hours", contract.holidays.multiplier))
+    if overtime_class == DOUBLE:
+        factors.append(("double_time_hours", contract.overtime.double_time_multiplier))
+    if overtime_class == OVERTIME:
+        factors.append(("overtime_hours", contract.overtime.multiplier))
     if event is not None:
         factors.append(("special_event_hours", event))
     if not factors:
         return ONE, "regular_hours"
-    if c.stacking == "multiply":
+    if contract.stacking == "multiply":
         product = ONE
-        for _, f in factors:
-            product *= f
-        if holiday and ot in (OVERTIME, DOUBLE):
+        for _, factor in factors:
+            product *= factor
+        if holiday and overtime_class in (OVERTIME, DOUBLE):
             return product, "holiday_overtime_hours"
         return product, factors[0][0]
-    best = max(f for _, f in factors)
-    return best, next(name for name, f in factors if f == best)
+    best = max(factor for _, factor in factors)
+    return best, next(name for name, factor in factors if factor == best)
 
 
 def _explain(
-    c: Contract,
+    contract: Contract,
     category: str,
     minutes: int,
     rate: str,
@@ -421,186 +183,283 @@ def _explain(
     evs: list,
     tiered: bool,
 ) -> str:
-    ot = c.overtime
+    overtime = contract.overtime
     head = f"{fmt(hours(minutes))} h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
     if tiered:
         head += " (hour tier rate)"
     weeks_txt = ", ".join(str(w) for w in weeks[:4]) + (" ..." if len(weeks) > 4 else "")
-    wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[ot.workweek_start]} 00:00 {c.timezone})"
+    wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[overtime.workweek_start]} 00:00 {contract.timezone})"
     if category == "regular_hours":
-        if ot.policy == "none":
+        if overtime.policy == "none":
             rule = "regular, no overtime policy"
-        elif ot.policy == "weekly":
-            rule = f"regular (first {fmt(Decimal(ot.weekly_minutes) / 60, 0)} h of {wk})"
+        elif overtime.policy == "weekly":
+            rule = f"regular (first {fmt(Decimal(overtime.weekly_minutes) / 60, 0)} h of {wk})"
         else:
             rule = (
                 (
-                    f"regular (first {fmt(Decimal(ot.daily_minutes) / 60, 0)} h a day, "
-                    f"{fmt(Decimal(ot.weekly_minutes) / 60, 0)} h of {wk})"
+                    f"regular (first {fmt(Decimal(overtime.daily_minutes) / 60, 0)} h a day, "
+                    f"{fmt(Decimal(overtime.weekly_minutes) / 60, 0)} h of {wk})"
                 )
-                if ot.policy != "daily"
-                else (f"regular (first {fmt(Decimal(ot.daily_minutes) / 60, 0)} h a day)")
+                if overtime.policy != "daily"
+                else (f"regular (first {fmt(Decimal(overtime.daily_minutes) / 60, 0)} h a day)")
             )
     elif category in ("overtime_hours", "double_time_hours"):
         what = "overtime" if category == "overtime_hours" else "double time"
-        rule = f"{what}, {ot.policy} policy ({wk})"
+        rule = f"{what}, {overtime.policy} policy ({wk})"
     elif category in ("holiday_hours", "holiday_overtime_hours"):
-        rule = f"holiday {', '.join(hols)} on {', '.join(str(d) for d in days[:4])}, stacking {c.stacking}"
+        rule = f"holiday {', '.join(hols)} on {', '.join(str(d) for d in days[:4])}, stacking {contract.stacking}"
     elif category == "special_event_hours":
-        rule = f"special event {', '.join(evs)}, stacking {c.stacking}"
+        rule = f"special event {', '.join(evs)}, stacking {contract.stacking}"
     else:
         rule = category
     return f"{head} {rule}"
 
 
+LINE_COLUMNS = {
+    "contract_code": pl.UInt32,
+    "cycle_start": pl.Date,
+    "site_code": pl.UInt32,
+    "service_code": pl.UInt32,
+    "category_code": pl.UInt8,
+    "rate_code": pl.UInt32,
+    "multiplier_code": pl.UInt32,
+    "minutes": pl.Int64,
+    "tiered": pl.Boolean,
+    "workweek": pl.Date,
+    "site_date": pl.Date,
+    "holiday_code": pl.UInt32,
+    "event_rank": pl.Int64,
+    "record_row": pl.UInt32,
+}
+
+
 def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
-    s, covered = prepare_shifts(ctx, shifts)
-    billed = s.select("guard_id", "site_id", pl.col("s").alias("start"), pl.col("e").alias("end"))
-    p = split_pieces(ctx, s)
-    p = p.join(_rates(ctx, p), on=["contract_id", "service_type", "site_id", "site_date"], how="left", nulls_equal=True)
-    tiered = [cid for cid, c in ctx.contracts.items() if c.hour_tiers is not None and c.hour_tiers.tiers]
+    billable = billable_shifts(ctx, shifts)
+    billed = pl.concat(
+        [
+            billable.records.select("guard_id", "site_id").gather(billable.shifts["record_row"]),
+            billable.shifts.select(
+                start=pl.col("billed_start_us").cast(UTC_DT), end=pl.col("billed_end_us").cast(UTC_DT)
+            ),
+        ],
+        how="horizontal",
+    )
+    rates, multipliers, holiday_names = DecimalCodes(), DecimalCodes(), []
+    pieces = split_into_pieces(billable.shifts, billable.terms, billable.clock)
+    pieces = pieces.with_columns(rate_code=_rate_codes(ctx, billable, pieces, "site_date", rates))
     # A minute without a rate in force is not billed (dbt raises missing_rate); tiers price every minute.
-    p = p.filter(pl.col("rate").is_not_null() | pl.col("contract_id").is_in(tiered))
-    p = p.join(_holidays(ctx, p), on=["contract_id", "site_date"], how="left").with_columns(
-        is_hol=pl.col("hol_name").is_not_null()
+    has_tiers = billable.terms.frame["has_tiers"].gather(pieces["contract_code"])
+    pieces = pieces.filter(pl.col("rate_code").is_not_null() | has_tiers)
+    pieces = _with_calendar(ctx, billable, pieces, holiday_names)
+    overtime_terms = billable.terms.frame.select(
+        "day_is_shift_start", "workweek_start", "is_california", "daily_minutes", "double_time_after", "weekly_minutes"
     )
-    p = apply_overtime(ctx, p)
-    p = p.join(ctx.cycle_starts(p, "site_date"), on=["contract_id", "site_date"], how="left")
-    p = apply_tiers(ctx, p)
-    p = p.with_columns(rate=pl.coalesce("tier_rate", "rate"), tiered=pl.col("tier_rate").is_not_null()).filter(
-        pl.col("rate").is_not_null()
-    )
-    events = _events_frame(ctx)
-    p = p.join(
-        _factor_table(ctx, p, events), on=["contract_id", "ot", "is_hol", "ev_idx"], how="left", nulls_equal=True
-    )
-    p = p.join(events.select("ev_idx", "ev_name"), on="ev_idx", how="left")
-    cols = [
-        "contract_id",
+    segments = label_overtime(pl.concat([pieces, overtime_terms.gather(pieces["contract_code"])], how="horizontal"))
+    segments = apply_hour_tiers(ctx, segments, pieces, billable.terms.contract_ids, rates, billable.records)
+    # Each segment takes its piece's columns once, now that splitting is done.
+    of_piece = pieces.select(
+        "contract_code",
         "cycle_start",
-        "site_id",
-        "service_type",
+        "site_code",
+        "service_code",
         "site_date",
-        "ww",
-        "hol_name",
-        "ev_name",
-        "category",
-        "rate",
-        "mult",
-        "tiered",
-        "minutes",
-        "source_ref",
-    ]
-    parts = [p.select(cols)]
-    parts.append(_minimum_shift(ctx, s, p))
-    allp = (
-        pl.concat([x.select(cols) for x in parts if x.height], how="vertical")
-        if any(x.height for x in parts)
-        else p.select(cols)
+        "holiday_code",
+        "event_rank",
+        "record_row",
+        "rate_code",
+    ).gather(segments["piece"])
+    segments = pl.concat([segments.drop("piece", "offset"), of_piece], how="horizontal")
+    segments = segments.with_columns(
+        rate_code=pl.coalesce("tier_rate_code", "rate_code"), tiered=pl.col("tier_rate_code").is_not_null()
+    ).filter(pl.col("rate_code").is_not_null())
+    segments = _with_multipliers(ctx, billable, segments, multipliers)
+    rated = pl.concat(
+        [
+            segments.select([pl.col(name).cast(dtype) for name, dtype in LINE_COLUMNS.items()]),
+            _minimum_shift(ctx, billable, rates, multipliers),
+        ]
     )
-    return HoursResult(_lines(ctx, allp), billed, covered)
+    lines = _lines(ctx, billable, rated, rates, multipliers, holiday_names)
+    return HoursResult(lines, billed, billable.covered)
 
 
-def _minimum_shift(ctx: Context, s: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
+def _minimum_shift(
+    ctx: Context, billable: BillableShifts, rates: DecimalCodes, multipliers: DecimalCodes
+) -> pl.DataFrame:
     """The shortfall of a short shift, at the regular rate of its start date (tier contracts:
     the first tier's rate when rates[] has none); it never counts toward overtime or tiers."""
-    short = s.filter((pl.col("min_shift") > 0) & (pl.col("minutes") < pl.col("min_shift")))
+    minimum = billable.terms.frame["minimum_shift_minutes"].gather(billable.shifts["contract_code"])
+    short = billable.shifts.with_columns(minimum_shift_minutes=minimum).filter(
+        (pl.col("minimum_shift_minutes") > 0) & (pl.col("minutes") < pl.col("minimum_shift_minutes"))
+    )
     if short.height == 0:
-        return p.head(0)
-    rows = []
-    for cid, st, site, day, short_by, ref in short.select(
-        "contract_id", "service_type", "site_id", "d0", pl.col("min_shift") - pl.col("minutes"), "source_ref"
-    ).iter_rows():
-        c = ctx.contracts[cid]
-        rate = c.rate_for(st, site, day)
-        if rate is None and c.hour_tiers is not None and c.hour_tiers.tiers:
-            rate = c.hour_tiers.tiers[0][1]
-        if rate is None:
-            continue
-        rows.append(
-            {
-                "contract_id": cid,
-                "cycle_start": ctx.cycle(cid, day).start,
-                "site_id": site,
-                "service_type": st,
-                "site_date": day,
-                "ww": None,
-                "hol_name": None,
-                "ev_name": None,
-                "category": "minimum_shift_adjustment",
-                "rate": canon(rate),
-                "mult": "1",
-                "tiered": False,
-                "minutes": short_by,
-                "source_ref": ref,
-            }
-        )
-    return pl.DataFrame(
-        rows,
-        schema=p.select(
-            "contract_id",
-            "cycle_start",
-            "site_id",
-            "service_type",
-            "site_date",
-            "ww",
-            "hol_name",
-            "ev_name",
-            "category",
-            "rate",
-            "mult",
-            "tiered",
-            "minutes",
-            "source_ref",
-        ).schema,
+        return pl.DataFrame(schema=LINE_COLUMNS)
+    short = short.with_columns(rate_code=_rate_codes(ctx, billable, short, "start_site_date", rates, first_tier=True))
+    short = short.filter(pl.col("rate_code").is_not_null())
+    cycles = ctx.cycle_starts(
+        short.select(
+            contract_id=pl.col("contract_code")
+            .cast(pl.UInt32)
+            .replace_strict(list(range(len(billable.terms.contract_ids))), billable.terms.contract_ids),
+            day=pl.col("start_site_date"),
+        ),
+        "day",
     )
+    short = short.with_columns(
+        contract_id=pl.col("contract_code").replace_strict(
+            list(range(len(billable.terms.contract_ids))), billable.terms.contract_ids
+        )
+    ).join(cycles, left_on=["contract_id", "start_site_date"], right_on=["contract_id", "day"], how="left")
+    return short.select(
+        "contract_code",
+        "cycle_start",
+        "site_code",
+        "service_code",
+        category_code=pl.lit(MINIMUM_SHIFT, pl.UInt8),
+        rate_code="rate_code",
+        multiplier_code=pl.lit(multipliers.code(ONE), pl.UInt32),
+        minutes=pl.col("minimum_shift_minutes") - pl.col("minutes"),
+        tiered=pl.lit(False),
+        workweek=pl.lit(None, pl.Date),
+        site_date="start_site_date",
+        holiday_code=pl.lit(None, pl.UInt32),
+        event_rank=pl.lit(None, pl.Int64),
+        record_row="record_row",
+    ).select([pl.col(name).cast(dtype) for name, dtype in LINE_COLUMNS.items()])
 
 
-def _lines(ctx: Context, p: pl.DataFrame) -> list[Line]:
-    if p.height == 0:
+def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
+    """One integer per distinct line key: the key columns' codes (each below its size, null
+    taking the size itself) packed into an Int64 in one expression when they fit (they do
+    unless a company has millions of sites and rates), else a dense rank."""
+    first_cycle = rated["cycle_start"].min()
+    key = pl.lit(0, pl.Int64)
+    capacity = 1
+    for col, size in sizes.items():
+        code = pl.col(col)
+        if col == "cycle_start":
+            code = code.cast(pl.Int32) - (first_cycle - EPOCH).days
+        key = key * (size + 1) + code.cast(pl.Int64).fill_null(size)
+        capacity *= size + 1
+    if capacity < 2**62:
+        return rated.select(key.alias("line_key")).to_series()
+    return rated.select(pl.struct(list(sizes)).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
+
+
+def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[str, ...]]:
+    """Each line's distinct source refs in text order. Refs are ranked once (one sort of the
+    record strings); each line's refs are then a sort of integers."""
+    order = source_ref.arg_sort()
+    in_order = source_ref.gather(order)
+    new_text = in_order.ne_missing(in_order.shift(1))
+    rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
+    ref_rank = pl.zeros(source_ref.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
+    texts = in_order.filter(new_text)
+    # (line, ref rank) pairs as one integer, the line above the rank: sorted, deduplicated.
+    rank_bits = max(int(texts.len()).bit_length(), 1)
+    line_key = rated["line_key"]
+    if int(line_key.max()).bit_length() + rank_bits > 62:
+        distinct = line_key.unique()
+        line_key = line_key.replace_strict(distinct, pl.int_range(distinct.len(), eager=True), return_dtype=pl.Int64)
+    else:
+        distinct = None
+    packed = (line_key * (1 << rank_bits) + ref_rank.gather(rated["record_row"])).sort()
+    packed = packed.filter(packed.ne_missing(packed.shift(1)))
+    line_of_pair = packed // (1 << rank_bits)
+    starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true()
+    keys = line_of_pair.gather(starts)
+    keys = (keys if distinct is None else distinct.gather(keys)).to_list()
+    strings = texts.gather(packed % (1 << rank_bits)).to_list()
+    bounds = [*starts.to_list(), len(strings)]
+    return {key: tuple(strings[bounds[i] : bounds[i + 1]]) for i, key in enumerate(keys)}
+
+
+def _lines(
+    ctx: Context,
+    billable: BillableShifts,
+    rated: pl.DataFrame,
+    rates: DecimalCodes,
+    multipliers: DecimalCodes,
+    holiday_names: list[str],
+) -> list[Line]:
+    """Minutes grouped by (site, service type, category, rate, multiplier) per contract cycle."""
+    if rated.height == 0:
         return []
-    g = (
-        p.group_by("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
-        .agg(
-            pl.col("minutes").sum(),
-            pl.col("source_ref").unique().sort().alias("refs"),
-            pl.col("ww").drop_nulls().unique().sort().alias("weeks"),
-            pl.col("site_date").unique().sort().alias("days"),
-            pl.col("hol_name").drop_nulls().unique().sort().alias("hols"),
-            pl.col("ev_name").drop_nulls().unique().sort().alias("evs"),
-            pl.col("tiered").any(),
-        )
-        .sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
+    keys = [
+        "contract_code",
+        "cycle_start",
+        "site_code",
+        "service_code",
+        "category_code",
+        "rate_code",
+        "multiplier_code",
+    ]
+    cycle_days = (rated["cycle_start"].max() - rated["cycle_start"].min()).days + 1
+    sizes = {
+        "contract_code": len(billable.terms.contract_ids),
+        "cycle_start": cycle_days,
+        "site_code": len(billable.sites),
+        "service_code": len(billable.services),
+        "category_code": len(CATEGORIES),
+        "rate_code": len(rates.texts),
+        "multiplier_code": len(multipliers.texts),
+    }
+    rated = rated.with_columns(line_key=_line_key(rated, sizes))
+    grouped = rated.group_by("line_key").agg(
+        *(pl.col(k).first() for k in keys),
+        pl.col("minutes").sum(),
+        pl.col("tiered").any(),
+        # Explanations show four workweeks (and whether there are more) and four days.
+        weeks=pl.col("workweek").drop_nulls().unique().sort().head(5),
+        days=pl.col("site_date").unique().sort().head(4),
+        holidays=pl.col("holiday_code").drop_nulls().unique(),
+        events=pl.col("event_rank").drop_nulls().unique(),
     )
+    refs_of_line = _source_refs(rated, billable.records["source_ref"])
+    event_names = dict(
+        zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
+    )
+
+    def decode(codes: list[int | None], names: list[str]) -> list[str | None]:
+        return [None if code is None else names[code] for code in codes]
+
+    grouped = grouped.with_columns(
+        contract_id=pl.Series(decode(grouped["contract_code"].to_list(), billable.terms.contract_ids), dtype=pl.String),
+        site_id=pl.Series(decode(grouped["site_code"].to_list(), billable.sites), dtype=pl.String),
+        service_type=pl.Series(decode(grouped["service_code"].to_list(), billable.services), dtype=pl.String),
+        category=pl.Series(decode(grouped["category_code"].to_list(), CATEGORIES), dtype=pl.String),
+        rate=pl.Series(decode(grouped["rate_code"].to_list(), rates.texts), dtype=pl.String),
+        mult=pl.Series(decode(grouped["multiplier_code"].to_list(), multipliers.texts), dtype=pl.String),
+    ).sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
     out = []
-    for row in g.iter_rows(named=True):
-        c = ctx.contracts[row["contract_id"]]
-        currency = (ctx.clients.get(c.client_id) or {}).get("currency") or "USD"
+    for row in grouped.iter_rows(named=True):
+        contract = ctx.contracts[row["contract_id"]]
+        currency = (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
         rate, mult, minutes = dec(row["rate"]), dec(row["mult"]), int(row["minutes"])
         amount = round_half_up(rate * mult * minutes / 60, currency)
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
                 f"{fmt(hours(minutes))} h x {fmt(rate)} minimum shift of "
-                f"{fmt(Decimal(c.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
+                f"{fmt(Decimal(contract.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
             )
         else:
             explanation = _explain(
-                c,
+                contract,
                 row["category"],
                 minutes,
                 row["rate"],
                 row["mult"],
                 row["weeks"],
                 row["days"],
-                row["hols"],
-                row["evs"],
+                sorted({holiday_names[h] for h in row["holidays"]}),
+                sorted({event_names[rank] for rank in row["events"]}),
                 row["tiered"],
             )
         out.append(
             Line(
-                contract_id=c.contract_id,
+                contract_id=contract.contract_id,
                 kind="arrears",
-                cycle=ctx.cycle(c.contract_id, row["cycle_start"]),
+                cycle=ctx.cycle(contract.contract_id, row["cycle_start"]),
                 site_id=row["site_id"],
                 category=row["category"],
                 description=f"{service_label(row['service_type'] or 'guard')} - {CATEGORY_LABEL[row['category']]}",
@@ -608,7 +467,7 @@ def _lines(ctx: Context, p: pl.DataFrame) -> list[Line]:
                 unit="hour",
                 unit_price=rate * mult,
                 amount=amount,
-                source_refs=tuple(row["refs"]),
+                source_refs=refs_of_line[row["line_key"]],
                 explanation=explanation,
                 detail=row["service_type"] or "",
             )

@@ -25,86 +25,98 @@ def _prices(ctx: Context) -> pl.DataFrame:
         schema={
             "contract_id": pl.String,
             "classification": pl.String,
-            "fee": pl.String,
-            "included": pl.Int64,
-            "hourly": pl.String,
+            "flat_fee": pl.String,
+            "included_minutes": pl.Int64,
+            "hourly_rate": pl.String,
             "mode": pl.String,
-            "inc": pl.Int64,
+            "increment_minutes": pl.Int64,
         },
         orient="row",
     )
 
 
-def _with_day(ctx: Context, x: pl.DataFrame, instant: str) -> pl.DataFrame:
-    """Site-local service date: the mart's, else computed from the start instant."""
-    tz = pl.DataFrame(
-        {"site_id": list(ctx.sites), "tz": [ctx.site_tz(k) or "UTC" for k in ctx.sites]},
-        schema={"site_id": pl.String, "tz": pl.String},
+def _with_day(ctx: Context, records: pl.DataFrame, instant: str) -> pl.DataFrame:
+    """Site-local service date (`day`): the mart's, else computed from the start instant."""
+    zones = pl.DataFrame(
+        {"site_id": list(ctx.sites), "site_zone": [ctx.site_tz(k) or "UTC" for k in ctx.sites]},
+        schema={"site_id": pl.String, "site_zone": pl.String},
     )
-    x = x.join(tz, on="site_id", how="left").with_columns(pl.col("tz").fill_null("UTC"))
-    x = local_date(
-        x.with_columns(pl.col(instant).fill_null(pl.datetime(1970, 1, 1, time_zone="UTC"))), instant, "tz", "_d"
+    records = records.join(zones, on="site_id", how="left").with_columns(pl.col("site_zone").fill_null("UTC"))
+    records = local_date(
+        records.with_columns(pl.col(instant).fill_null(pl.datetime(1970, 1, 1, time_zone="UTC"))),
+        instant,
+        "site_zone",
+        "local_day",
     )
-    return x.with_columns(day=pl.coalesce("service_date", "_d")).drop("_d")
+    return records.with_columns(day=pl.coalesce("service_date", "local_day")).drop("local_day")
 
 
-def covered_frame(ctx: Context, x: pl.DataFrame) -> pl.DataFrame:
-    x = x.filter(pl.col("contract_id").is_in(list(ctx.contracts)) & pl.col("day").is_not_null())
-    x = x.join(ctx.cycle_starts(x.rename({"day": "d"}), "d").rename({"d": "day"}), on=["contract_id", "day"])
-    return x.select("contract_id", "cycle_start", "site_id", "source_ref")
+def covered_frame(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
+    records = records.filter(pl.col("contract_id").is_in(list(ctx.contracts)) & pl.col("day").is_not_null())
+    records = records.join(ctx.cycle_starts(records, "day"), on=["contract_id", "day"])
+    return records.select("contract_id", "cycle_start", "site_id", "source_ref")
 
 
 def rate_incidents(ctx: Context, incidents: pl.DataFrame, billed: pl.DataFrame) -> tuple[list[Line], pl.DataFrame]:
-    x = normalize(incidents, INCIDENTS)
+    responses = normalize(incidents, INCIDENTS)
     if ctx.excluded:
-        x = x.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
-    x = _with_day(ctx, x, "response_started_at")
-    covered = covered_frame(ctx, x)
-    x = x.join(_prices(ctx), on=["contract_id", "classification"], how="inner")
-    x = x.filter(
+        responses = responses.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
+    responses = _with_day(ctx, responses, "response_started_at")
+    covered = covered_frame(ctx, responses)
+    responses = responses.join(_prices(ctx), on=["contract_id", "classification"], how="inner")
+    responses = responses.filter(
         pl.col("response_started_at").is_not_null()
         & pl.col("response_ended_at").is_not_null()
         & (pl.col("response_ended_at") > pl.col("response_started_at"))
     )
-    x = x.with_columns(rs=pl.col("response_started_at"), re=pl.col("response_ended_at"))
-    x = round_to_increment(x, ["rs", "re"], "tz", "inc")
-    x = x.with_columns(r_min=pl.max_horizontal(minutes_between("rs", "re"), pl.lit(0)))
-    x = x.with_columns(bill_fee=(pl.col("mode") == "dispatch") | (pl.col("r_min") > pl.col("included")))
-    x = x.filter(pl.col("bill_fee")).with_row_index("iid")
+    responses = responses.with_columns(
+        response_start=pl.col("response_started_at"), response_end=pl.col("response_ended_at")
+    )
+    responses = round_to_increment(responses, ["response_start", "response_end"], "site_zone", "increment_minutes")
+    responses = responses.with_columns(
+        response_minutes=pl.max_horizontal(minutes_between("response_start", "response_end"), pl.lit(0))
+    )
+    bills_fee = (pl.col("mode") == "dispatch") | (pl.col("response_minutes") > pl.col("included_minutes"))
+    responses = responses.filter(bills_fee).with_row_index("response_row")
     # Extended time: R after its first included minutes, minus the responder's billed shift time there.
-    x = x.with_columns(xs=pl.col("rs") + pl.duration(minutes=pl.col("included")))
-    x = x.with_columns(x_min=pl.max_horizontal(minutes_between("xs", "re"), pl.lit(0)))
-    inside = (
-        x.filter((pl.col("x_min") > 0) & pl.col("responder_guard_id").is_not_null())
-        .select("iid", "responder_guard_id", "site_id", "xs", "re")
+    responses = responses.with_columns(
+        extended_start=pl.col("response_start") + pl.duration(minutes=pl.col("included_minutes"))
+    )
+    responses = responses.with_columns(
+        beyond_included=pl.max_horizontal(minutes_between("extended_start", "response_end"), pl.lit(0))
+    )
+    overlap = minutes_between(
+        pl.max_horizontal("extended_start", "start"), pl.min_horizontal("response_end", "end")
+    ).clip(lower_bound=0)
+    inside_shifts = (
+        responses.filter((pl.col("beyond_included") > 0) & pl.col("responder_guard_id").is_not_null())
+        .select("response_row", "responder_guard_id", "site_id", "extended_start", "response_end")
         .join(billed.rename({"guard_id": "responder_guard_id"}), on=["responder_guard_id", "site_id"])
-        .with_columns(
-            ov=minutes_between(pl.max_horizontal("xs", "start"), pl.min_horizontal("re", "end")).clip(lower_bound=0)
-        )
-        .group_by("iid")
-        .agg(pl.col("ov").sum())
+        .with_columns(inside_shift=overlap)
+        .group_by("response_row")
+        .agg(pl.col("inside_shift").sum())
     )
-    x = x.join(inside, on="iid", how="left").with_columns(
-        ext=(pl.col("x_min") - pl.col("ov").fill_null(0)).clip(lower_bound=0)
+    responses = responses.join(inside_shifts, on="response_row", how="left").with_columns(
+        extended_minutes=(pl.col("beyond_included") - pl.col("inside_shift").fill_null(0)).clip(lower_bound=0)
     )
-    x = x.join(ctx.cycle_starts(x.rename({"day": "d"}), "d").rename({"d": "day"}), on=["contract_id", "day"])
-    return _lines(ctx, x), covered
+    responses = responses.join(ctx.cycle_starts(responses, "day"), on=["contract_id", "day"])
+    return _lines(ctx, responses), covered
 
 
-def _lines(ctx: Context, x: pl.DataFrame) -> list[Line]:
+def _lines(ctx: Context, responses: pl.DataFrame) -> list[Line]:
     out: list[Line] = []
     fees = (
-        x.group_by("contract_id", "cycle_start", "site_id", "fee")
+        responses.group_by("contract_id", "cycle_start", "site_id", "flat_fee")
         .agg(
             pl.len().alias("n"),
             pl.col("source_ref").unique().sort().alias("refs"),
             pl.col("classification").unique().sort().alias("classes"),
             pl.col("mode").unique().sort().alias("modes"),
         )
-        .sort("contract_id", "cycle_start", "site_id", "fee")
+        .sort("contract_id", "cycle_start", "site_id", "flat_fee")
     )
-    for cid, start, site, fee_s, n, refs, classes, modes in fees.iter_rows():
-        fee = dec(fee_s)
+    for cid, start, site, fee_text, n, refs, classes, modes in fees.iter_rows():
+        fee = dec(fee_text)
         if fee == 0:
             continue
         c = ctx.contracts[cid]
@@ -126,19 +138,19 @@ def _lines(ctx: Context, x: pl.DataFrame) -> list[Line]:
                 detail="fee",
             )
         )
-    ext = (
-        x.filter(pl.col("ext") > 0)
-        .group_by("contract_id", "cycle_start", "site_id", "hourly")
+    extended = (
+        responses.filter(pl.col("extended_minutes") > 0)
+        .group_by("contract_id", "cycle_start", "site_id", "hourly_rate")
         .agg(
-            pl.col("ext").sum(),
+            pl.col("extended_minutes").sum(),
             pl.col("source_ref").unique().sort().alias("refs"),
             pl.col("classification").unique().sort().alias("classes"),
-            pl.col("included").unique().sort().alias("incl"),
+            pl.col("included_minutes").unique().sort().alias("included"),
         )
-        .sort("contract_id", "cycle_start", "site_id", "hourly")
+        .sort("contract_id", "cycle_start", "site_id", "hourly_rate")
     )
-    for cid, start, site, rate_s, minutes, refs, classes, incl in ext.iter_rows():
-        rate = dec(rate_s)
+    for cid, start, site, rate_text, minutes, refs, classes, included in extended.iter_rows():
+        rate = dec(rate_text)
         if rate == 0:
             continue
         c = ctx.contracts[cid]
@@ -158,7 +170,7 @@ def _lines(ctx: Context, x: pl.DataFrame) -> list[Line]:
                 source_refs=tuple(refs),
                 explanation=(
                     f"{fmt(hours(minutes))} h x {fmt(rate)} extended response time beyond "
-                    f"{'/'.join(str(i) for i in incl)} included minutes, outside the responder's billed shifts"
+                    f"{'/'.join(str(i) for i in included)} included minutes, outside the responder's billed shifts"
                 ),
                 detail="ext",
             )

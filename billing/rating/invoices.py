@@ -1,8 +1,10 @@
 """Assemble draft invoices: one per client, cycle, kind, issue/due date (and site with
-grouping per_site); discounts after the lines they discount, then one tax line per tax row."""
+grouping per_site), or the one already issued for that cycle; discounts after the lines they
+discount, then one tax line per tax row."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -16,7 +18,7 @@ from billing.rating.frames import INCIDENTS, PATROLS, SHIFTS, normalize
 from billing.rating.hours import rate_hours
 from billing.rating.incidents import rate_incidents
 from billing.rating.lines import Line
-from billing.rating.model import DraftInvoice, DraftLine, RatingInputs
+from billing.rating.model import DraftInvoice, DraftLine, IssuedGroup, RatingInputs
 from billing.rating.money import ZERO, fmt, price, round_half_up
 from billing.rating.patrols import rate_patrols
 from billing.rating.recurring import rate_recurring
@@ -34,26 +36,35 @@ def build_context(inputs: RatingInputs) -> Context:
         if ordered and all(k in s and s[k] is not None for s in ordered):
             ordered = sorted(ordered, key=lambda s, k=k: s[k])
             break
-    first_tz: dict[str, str] = {}
+    first_site: dict[str, str] = {}
     for s in ordered:
-        first_tz.setdefault(str(s["client_id"]), s.get("timezone") or "UTC")
+        first_site.setdefault(str(s["client_id"]), str(s["site_id"]))
     clients = {str(c["client_id"]): dict(c) for c in inputs.clients}
     contracts = {}
     for row in inputs.contracts:
         terms = row.get("terms") or {}
         declared = [s for s in terms.get("sites") or [] if isinstance(s, str) and s in sites]
-        tz = sites[declared[0]].get("timezone") if declared else first_tz.get(str(row["client_id"]), "UTC")
-        c = parse_contract(row, tz or "UTC")
+        site_id = declared[0] if declared else first_site.get(str(row["client_id"]))
+        tz = sites[site_id].get("timezone") if site_id is not None else None
+        c = dataclasses.replace(parse_contract(row, tz or "UTC"), first_site_id=site_id)
         contracts[c.contract_id] = c
     return Context(contracts=contracts, sites=sites, clients=clients, excluded=frozenset(inputs.excluded_refs))
 
 
-def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, str]]]:
-    out: dict[tuple[str, date], list[tuple[str | None, str]]] = defaultdict(list)
-    for f in frames:
-        for cid, start, site, ref in f.iter_rows():
-            if ref is not None:
-                out[(cid, start)].append((site, ref))
+def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, list[str]]]]:
+    """(contract, cycle start) -> [(site, its refs)], grouped by polars rather than row by row."""
+    out: dict[tuple[str, date], list[tuple[str | None, list[str]]]] = defaultdict(list)
+    parts = [f.select("contract_id", "cycle_start", "site_id", "source_ref") for f in frames if f.height]
+    if not parts:
+        return out
+    grouped = (
+        pl.concat(parts, how="vertical_relaxed")
+        .filter(pl.col("source_ref").is_not_null())
+        .group_by("contract_id", "cycle_start", "site_id")
+        .agg(pl.col("source_ref"))
+    )
+    for cid, start, site, refs in grouped.iter_rows():
+        out[(cid, start)].append((site, refs))
     return out
 
 
@@ -117,35 +128,73 @@ def _discounts(ctx: Context, line: Line, currency: str) -> list[tuple[Line, str]
     return out
 
 
+def invoice_key(client_id: str, kind: str, cycle_start: date, cycle_end: date, site_id: str | None,
+                contract_ids: tuple[str, ...]) -> str:
+    """An invoice's identity (billing-rules section 8): client, kind, cycle and site, plus its
+    first contract to tell apart the invoices of one cycle whose contracts have other issue or
+    due dates. No date of issue or payment is part of it, so editing terms re-issues nothing."""
+    return f"{client_id}|{kind}|{cycle_start}|{cycle_end}|{site_id or '*'}|{min(contract_ids)}"
+
+
+def _pins(issued: tuple[IssuedGroup, ...]) -> dict[tuple[str, str, date], list[IssuedGroup]]:
+    out: dict[tuple[str, str, date], list[IssuedGroup]] = defaultdict(list)
+    for group in issued:
+        out[(group.client_id, group.kind, group.cycle_start)].append(group)
+    return out
+
+
+def _pinned(pins: dict, client_id: str, line: Line) -> IssuedGroup | None:
+    """The issued invoice a line of an already issued cycle belongs to: same client, kind and
+    cycle, holding the line's contract, and of the line's site unless it is consolidated."""
+    for group in pins.get((client_id, line.kind, line.cycle.start), ()):
+        if line.contract_id in group.contract_ids and group.site_id in (None, line.site_id):
+            return group
+    return None
+
+
 def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
     """Every invoice whose issue date is on or before `through`, deterministic order (issue_date, client_id, kind,
-    site_id or '', key)."""
+    site_id or '', key). Lines of a cycle already issued go to the invoice that was issued for it."""
     ctx = build_context(inputs)
+    pins = _pins(inputs.issued)
     hours = rate_hours(ctx, inputs.shifts)
     inc_lines, inc_cov = rate_incidents(ctx, inputs.incidents, hours.billed)
     pat_lines, pat_cov = rate_patrols(ctx, inputs.patrols)
     lines: list[Line] = []
     for line in hours.lines + inc_lines + pat_lines:
-        if arrears_dates(ctx.contracts[line.contract_id], line.cycle)[0] <= through:
+        contract = ctx.contracts[line.contract_id]
+        if arrears_dates(contract, line.cycle)[0] <= through or _pinned(pins, contract.client_id, line):
             lines.append(line)
-    lines += rate_recurring(ctx, inputs.devices, through)
+    pinned_cycles = {(cid, group.cycle_start) for groups in pins.values() for group in groups
+                     if group.kind == "advance" for cid in group.contract_ids}
+    lines += rate_recurring(ctx, inputs.devices, through, pinned_cycles)
     covered = _covered_index([hours.covered, inc_cov, pat_cov])
     unmatched = _unmatched(ctx, inputs)
     tax_rows = parse_tax_rows(inputs.tax_rates)
 
     groups: dict[tuple, list[Line]] = defaultdict(list)
+    pinned_to: dict[tuple, IssuedGroup] = {}
     for line in lines:
         c = ctx.contracts[line.contract_id]
         client = ctx.clients.get(c.client_id) or {}
-        issue, due = (arrears_dates if line.kind == "arrears" else advance_dates)(c, line.cycle)
-        site = line.site_id if client.get("grouping") == "per_site" else None
-        groups[(c.client_id, line.kind, line.cycle.start, line.cycle.end, issue, due, site)].append(line)
+        pin = _pinned(pins, c.client_id, line)
+        if pin is not None:
+            group_key = (c.client_id, line.kind, line.cycle.start, line.cycle.end, pin.issue_date, pin.due_date,
+                         pin.site_id, pin.key)
+            pinned_to[group_key] = pin
+        else:
+            issue, due = (arrears_dates if line.kind == "arrears" else advance_dates)(c, line.cycle)
+            site = line.site_id if client.get("grouping") == "per_site" else None
+            group_key = (c.client_id, line.kind, line.cycle.start, line.cycle.end, issue, due, site, None)
+        groups[group_key].append(line)
 
+    taken = {pin.key for pin in pinned_to.values()}
     out = []
-    for (client_id, kind, start, end, issue, due, site), glines in groups.items():
+    for group_key, glines in groups.items():
+        client_id, kind, start, end, issue, due, site, _ = group_key
         client = ctx.clients.get(client_id) or {}
         currency = client.get("currency") or "USD"
-        per_site = client.get("grouping") == "per_site"
+        per_site = site is not None
         contract_ids = tuple(sorted({ln.contract_id for ln in glines}))
         placed: list[tuple[Line, str]] = []
         for ln in sorted(glines, key=Line.sort_key):
@@ -174,16 +223,23 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
         ]
         subtotal = sum((dl.amount for dl in draft_lines), ZERO)
         tax_total = sum((t.amount for t in tax_lines), ZERO)
-        refs = {r for dl in draft_lines for r in dl.source_refs}
+        refs = set().union(*(dl.source_refs for dl in draft_lines))
         for cid in contract_ids:
-            for ref_site, ref in covered.get((cid, start), ()):
+            for ref_site, site_refs in covered.get((cid, start), ()):
                 if not per_site or ref_site == site:
-                    refs.add(ref)
+                    refs.update(site_refs)
         if kind == "arrears":
             for day, ref_site, ref in unmatched.get(client_id, ()):
                 if start <= day <= end and (not per_site or ref_site == site):
                     refs.add(ref)
-        key = f"{client_id}|{kind}|{start}|{end}|{site or '*'}|{issue}>{due}"
+        pin = pinned_to.get(group_key)
+        if pin is not None:
+            key = pin.key
+        else:
+            key = invoice_key(client_id, kind, start, end, site, contract_ids)
+            while key in taken:  # an unpinned group of a cycle whose first contract was issued apart
+                key += "+"
+        taken.add(key)
         out.append(
             DraftInvoice(
                 key=key,
@@ -208,7 +264,10 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
 
 
 def _draft(ctx: Context, ln: Line) -> DraftLine:
-    site = ctx.sites.get(ln.site_id) if ln.site_id is not None else None
+    """A line is taxed where its site is; a line without a site (a recurring item or device
+    fee the contract does not tie to one) where the contract's first site is (docs/billing-rules.md)."""
+    site_id = ln.site_id if ln.site_id is not None else ctx.contracts[ln.contract_id].first_site_id
+    site = ctx.sites.get(site_id) if site_id is not None else None
     return DraftLine(
         site_id=ln.site_id,
         category=ln.category,
@@ -223,4 +282,4 @@ def _draft(ctx: Context, ln: Line) -> DraftLine:
     )
 
 
-__all__ = ["build_context", "draft_invoices", "round_half_up"]
+__all__ = ["build_context", "draft_invoices", "invoice_key", "round_half_up"]

@@ -10,6 +10,22 @@ import polars as pl
 
 
 @dataclass(frozen=True)
+class IssuedGroup:
+    """An invoice already issued for a client, kind and cycle (billing-rules section 8: its
+    identity). Its lines stay grouped and dated as issued whatever the contract's terms,
+    grouping or lead days say today: a term change applies to cycles not yet issued."""
+
+    key: str
+    client_id: str
+    kind: str
+    cycle_start: date
+    site_id: str | None
+    contract_ids: tuple[str, ...]
+    issue_date: date
+    due_date: date
+
+
+@dataclass(frozen=True)
 class RatingInputs:
     clients: list[dict]
     sites: list[dict]
@@ -20,6 +36,7 @@ class RatingInputs:
     patrols: pl.DataFrame
     devices: pl.DataFrame
     excluded_refs: frozenset[str] = frozenset()
+    issued: tuple[IssuedGroup, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,42 +4,16 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from vigil import currency as currency_table
+
 ZERO = Decimal("0")
 ONE = Decimal("1")
 CENT = Decimal("0.01")
 
-# ISO 4217 minor units that are not 2; everything else rounds to cents.
-_MINOR_DIGITS = {
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "UYI": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-}
-
 
 def minor_unit(currency: str = "USD") -> Decimal:
-    """The quantum amounts of this currency are rounded to (0.01 for USD)."""
-    return Decimal(1).scaleb(-_MINOR_DIGITS.get((currency or "USD").upper(), 2))
+    """The quantum amounts of this currency are rounded to (vigil/iso4217.csv, the one table)."""
+    return currency_table.minor_unit(currency)
 
 
 def dec(value: object) -> Decimal:
@@ -53,7 +27,7 @@ def dec(value: object) -> Decimal:
 
 def round_half_up(value: Decimal, currency: str = "USD") -> Decimal:
     """Half away from zero, to the currency's minor unit."""
-    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return currency_table.round_half_up(value, currency)
 
 
 def canon(value: Decimal) -> str:
@@ -75,8 +49,14 @@ def hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / Decimal(60)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+PRICE_QUANTUM = Decimal("0.000001")  # billing.invoice_lines.unit_price is numeric(14, 6)
+
+
 def price(value: Decimal) -> Decimal:
-    """An exact unit price shown with at least 2 decimals: 32 -> 32.00, 48.000 -> 48.00, 0.08875 stays."""
+    """A unit price at storage precision (6 decimals, half-up), shown with at least 2:
+    32 -> 32.00, 48.000 -> 48.00, 0.08875 stays, 6.774193548... -> 6.774194. What is
+    stored is what the next run computes, so an unchanged cycle never re-rates."""
+    value = value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
     if value == value.quantize(CENT):
         return value.quantize(CENT)
     return value.normalize()

@@ -14,30 +14,30 @@ from billing.rating.money import canon, dec, fmt, round_half_up
 
 
 def rate_patrols(ctx: Context, patrols: pl.DataFrame) -> tuple[list[Line], pl.DataFrame]:
-    x = normalize(patrols, PATROLS)
+    tours = normalize(patrols, PATROLS)
     if ctx.excluded:
-        x = x.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
-    x = _with_day(ctx, x, "started_at")
-    covered = covered_frame(ctx, x)
+        tours = tours.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
+    tours = _with_day(ctx, tours, "started_at")
+    covered = covered_frame(ctx, tours)
     fees = pl.DataFrame(
         [(cid, canon(c.patrol_visit_fee)) for cid, c in ctx.contracts.items() if c.patrol_visit_fee is not None],
-        schema={"contract_id": pl.String, "fee": pl.String},
+        schema={"contract_id": pl.String, "visit_fee": pl.String},
         orient="row",
     )
-    x = x.join(fees, on="contract_id", how="inner").filter(
+    completed = tours.join(fees, on="contract_id", how="inner").filter(
         pl.col("checkpoints_required").is_not_null()
         & (pl.col("checkpoints_scanned").fill_null(0) >= pl.col("checkpoints_required"))
         & pl.col("day").is_not_null()
     )
-    x = x.join(ctx.cycle_starts(x.rename({"day": "d"}), "d").rename({"d": "day"}), on=["contract_id", "day"])
-    g = (
-        x.group_by("contract_id", "cycle_start", "site_id", "fee")
+    completed = completed.join(ctx.cycle_starts(completed, "day"), on=["contract_id", "day"])
+    visits = (
+        completed.group_by("contract_id", "cycle_start", "site_id", "visit_fee")
         .agg(pl.len().alias("n"), pl.col("source_ref").unique().sort().alias("refs"))
-        .sort("contract_id", "cycle_start", "site_id", "fee")
+        .sort("contract_id", "cycle_start", "site_id", "visit_fee")
     )
     out = []
-    for cid, start, site, fee_s, n, refs in g.iter_rows():
-        fee = dec(fee_s)
+    for cid, start, site, fee_text, n, refs in visits.iter_rows():
+        fee = dec(fee_text)
         currency = (ctx.clients.get(ctx.contracts[cid].client_id) or {}).get("currency") or "USD"
         out.append(
             Line(

@@ -128,8 +128,11 @@ def _devices(ctx: Context, c: Contract, cy: Cycle, devices: list[dict], currency
     return out
 
 
-def rate_recurring(ctx: Context, devices: pl.DataFrame | None, through: date) -> list[Line]:
-    """Every advance line of a cycle whose advance invoice is issued on or before `through`."""
+def rate_recurring(ctx: Context, devices: pl.DataFrame | None, through: date,
+                   issued_cycles: set[tuple[str, date]] = frozenset()) -> list[Line]:
+    """Every advance line of a cycle whose advance invoice is issued on or before `through`,
+    or was issued already ((contract id, cycle start) in `issued_cycles`) whatever the lead
+    days or start date say today."""
     dev_rows = devices.to_dicts() if devices is not None and devices.height else []
     dev_rows = [d for d in dev_rows if d.get("source_ref") not in ctx.excluded]
     out: list[Line] = []
@@ -138,8 +141,10 @@ def rate_recurring(ctx: Context, devices: pl.DataFrame | None, through: date) ->
         if not c.recurring and not c.per_device:
             continue
         currency = (ctx.clients.get(c.client_id) or {}).get("currency") or "USD"
-        for cy in cycles_of(c, through + timedelta(days=c.issue_lead_days)):
-            if advance_dates(c, cy)[0] > through:
+        until = max([through + timedelta(days=c.issue_lead_days)]
+                    + [start for contract_id, start in issued_cycles if contract_id == cid])
+        for cy in cycles_of(c, until):
+            if advance_dates(c, cy)[0] > through and (cid, cy.start) not in issued_cycles:
                 continue
             out += _items(ctx, c, cy, currency)
             out += _devices(ctx, c, cy, dev_rows, currency)

@@ -1,5 +1,6 @@
-"""Vectorised time helpers. Polars converts time zones per column, not per row, so every
-helper partitions by the time-zone column (a handful of zones), never loops over rows."""
+"""Vectorised time helpers. Polars converts time zones per column, not per row, so a helper
+either partitions by the time-zone column (a handful of zones) or gathers offsets from a
+ZoneClock table built once; none loops over rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Callable
 import polars as pl
 
 UTC_DT = pl.Datetime("us", "UTC")
-BIG = 10**12  # "no upper bound" for minute counters
 
 
 def by_zone(
@@ -17,70 +17,111 @@ def by_zone(
     """`df` with the columns `fn(part, zone)` computes on each zone's rows of the narrow frame
     (`tz_col` + `needed`); partitioning only the needed columns keeps wide frames cheap."""
     if df.height == 0:
-        res = fn(df.select(tz_col, *needed), "UTC")
-        return df.with_columns([res[c] for c in res.columns if c != tz_col])
+        computed = fn(df.select(tz_col, *needed), "UTC")
+        return df.with_columns([computed[c] for c in computed.columns if c != tz_col])
     narrow = df.select(tz_col, *needed).with_row_index("__row")
     parts = [fn(part, str(key[0])) for key, part in narrow.partition_by(tz_col, as_dict=True).items()]
-    res = pl.concat(parts, how="vertical").sort("__row")
-    return df.with_columns([res[c] for c in res.columns if c not in ("__row", tz_col)])
+    computed = pl.concat(parts, how="vertical").sort("__row")
+    return df.with_columns([computed[c] for c in computed.columns if c not in ("__row", tz_col)])
 
 
-_HOUR_US = 3_600_000_000
+HOUR_US = 3_600_000_000
+MINUTE_US = 60_000_000
+DAY_US = 24 * HOUR_US
+
+
+def _offset_us(instant_us: pl.Expr, zone: str) -> pl.Expr:
+    """UTC offset of `zone` at each instant (epoch microseconds), converted by polars."""
+    wall = instant_us.cast(UTC_DT).dt.convert_time_zone(zone).dt.replace_time_zone(None).dt.epoch("us")
+    return wall - instant_us
+
+
+class ZoneClock:
+    """Wall clocks of a few zones over the span the data covers, from one offset table.
+
+    UTC offsets only change at zone transitions, so the offset is computed once per (zone,
+    UTC hour) of the span and gathered per row: one table per rating run serves rounding,
+    local dates and workweeks. An hour whose offset is not the same at both ends (a
+    transition off the hour), and any span too long for a table, is converted exactly, zone
+    by zone."""
+
+    def __init__(self, zones: list[str], first_us: int | None, last_us: int | None, rows: int = 0) -> None:
+        self.zones = list(zones)
+        self.first_hour = 0
+        self.hours = 0
+        self.table: pl.Series | None = None
+        if first_us is None or last_us is None or not self.zones:
+            return
+        first_hour, last_hour = first_us // HOUR_US, last_us // HOUR_US
+        span = last_hour - first_hour + 1
+        if span * len(self.zones) > max(100_000, 2 * rows):
+            return
+        hour_start = pl.int_range(first_hour, last_hour + 1, eager=True, dtype=pl.Int64) * HOUR_US
+        grid = pl.DataFrame({"hour_start": hour_start, "hour_last": hour_start + (HOUR_US - 1)})
+        columns = [
+            grid.select(
+                pl.when(_offset_us(pl.col("hour_start"), z) == _offset_us(pl.col("hour_last"), z))
+                .then(_offset_us(pl.col("hour_start"), z))
+                .alias("offset_us")
+            )["offset_us"]
+            for z in self.zones
+        ]
+        self.first_hour, self.hours, self.table = first_hour, span, pl.concat(columns)
+
+    def wall_us(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
+        """The local wall clock (naive epoch microseconds) of each instant in zones[zone_code]."""
+        instant_us = instant_us.cast(pl.Int64)
+        zone_code = zone_code.cast(pl.Int64)
+        if self.table is not None:
+            hour = instant_us // HOUR_US - self.first_hour
+            index = zone_code * self.hours + hour
+            if (hour.min() or 0) < 0 or (hour.max() or 0) >= self.hours:
+                index = pl.select(pl.when((hour >= 0) & (hour < self.hours)).then(index)).to_series()
+            wall = instant_us + self.table.gather(index)
+            exact = (wall.is_null() & instant_us.is_not_null() & zone_code.is_not_null()).arg_true()
+        else:
+            wall = pl.Series(instant_us.name, [None] * instant_us.len(), dtype=pl.Int64)
+            exact = (instant_us.is_not_null() & zone_code.is_not_null()).arg_true()
+        if exact.len():
+            rows = pl.DataFrame({"instant_us": instant_us.gather(exact), "zone_code": zone_code.gather(exact)})
+            converted = rows.select(
+                pl.coalesce(
+                    pl.when(pl.col("zone_code") == code).then(
+                        pl.col("instant_us") + _offset_us(pl.col("instant_us"), z)
+                    )
+                    for code, z in enumerate(self.zones)
+                )
+            ).to_series()
+            wall = wall.scatter(exact, converted)
+        return wall.alias(instant_us.name)
+
+    def local_date(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
+        """The wall-clock date of each instant in its zone."""
+        return (self.wall_us(instant_us, zone_code) // DAY_US).cast(pl.Int32).cast(pl.Date)
 
 
 def _wall_us_by_zone(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
     """The local wall clock of `instant` (naive microseconds), converted zone by zone."""
-    res = by_zone(
+    converted = by_zone(
         df.select(tz_col, instant),
         tz_col,
         [instant],
-        lambda p, tz: p.with_columns(
-            pl.col(instant).dt.convert_time_zone(tz).dt.replace_time_zone(None).dt.epoch("us").alias("__wall")
+        lambda part, zone: part.with_columns(
+            pl.col(instant).dt.convert_time_zone(zone).dt.replace_time_zone(None).dt.epoch("us").alias("__wall")
         ),
     )
-    return res["__wall"].cast(pl.Int64)
+    return converted["__wall"].cast(pl.Int64)
 
 
 def local_wall_us(df: pl.DataFrame, instant: str, tz_col: str) -> pl.Series:
-    """The local wall clock of `instant` in each row's zone, as naive epoch microseconds.
-
-    UTC offsets only change at zone transitions, so the offset is computed once per (zone,
-    UTC hour) the data spans and gathered per row; an hour whose offset is not the same at
-    both ends (a transition off the hour) is converted exactly, zone by zone."""
+    """The local wall clock of `instant` in each row's zone (a column of zone names), as naive
+    epoch microseconds."""
     if df.height == 0 or df.schema[tz_col] != pl.String or df[tz_col].null_count():
         return _wall_us_by_zone(df, instant, tz_col)
-    us = df[instant].dt.epoch("us")
-    hr = us // _HOUR_US
-    hmin, hmax = hr.min(), hr.max()
-    if hmin is None:
-        return us
-    cat = df[tz_col].cast(pl.Categorical)
-    codes = cat.to_physical().cast(pl.Int64)
-    distinct = cat.unique()
-    zones = distinct.cast(pl.String).to_list()
-    pos = [0] * (int(codes.max()) + 1)
-    for i, code in enumerate(distinct.to_physical().to_list()):
-        pos[code] = i
-    span = int(hmax) - int(hmin) + 1
-    if span * len(zones) > max(100_000, 2 * df.height):
-        return _wall_us_by_zone(df, instant, tz_col)
-    h = pl.int_range(int(hmin), int(hmax) + 1, eager=True, dtype=pl.Int64)
-    grid = pl.DataFrame({"t0": h * _HOUR_US, "t1": h * _HOUR_US + (_HOUR_US - 1)})
-
-    def offset(col: str, z: str) -> pl.Expr:
-        return pl.col(col).cast(UTC_DT).dt.convert_time_zone(z).dt.replace_time_zone(None).dt.epoch("us") - pl.col(col)
-
-    table = pl.concat(
-        [grid.select(pl.when(offset("t0", z) == offset("t1", z)).then(offset("t0", z)).alias("o"))["o"] for z in zones]
-    )
-    zi = pl.Series(pos, dtype=pl.Int64).gather(codes)
-    wall = us + table.gather(zi * span + (hr - int(hmin)))
-    bad = wall.is_null() & us.is_not_null()
-    if bad.any():
-        idx = bad.arg_true()
-        exact = _wall_us_by_zone(df.select(tz_col, instant).gather(idx), instant, tz_col)
-        wall = wall.scatter(idx, exact)
-    return wall
+    zones = df[tz_col].unique().sort().to_list()
+    instant_us = df[instant].dt.epoch("us")
+    clock = ZoneClock(zones, instant_us.min(), instant_us.max(), df.height)
+    return clock.wall_us(instant_us, df[tz_col].cast(pl.Enum(zones)).to_physical())
 
 
 def local_date(df: pl.DataFrame, instant: str, tz_col: str, out: str) -> pl.DataFrame:
@@ -100,6 +141,19 @@ def round_to_increment(df: pl.DataFrame, cols: list[str], tz_col: str, inc_col: 
         shift = pl.when(2 * r >= inc).then(inc - r).otherwise(-r)
         df = df.with_columns((pl.col(c) + pl.duration(minutes=shift)).alias(c))
     return df
+
+
+def round_minutes_us(instant_us: pl.Series, wall_us: pl.Series, increment: pl.Series) -> pl.Series:
+    """`round_to_increment` on epoch microseconds: `wall_us` is the local wall clock of the
+    instant truncated to the minute (`truncate_minute_us`)."""
+    minute_of_hour = (wall_us // MINUTE_US) % 60
+    past = minute_of_hour % increment
+    shift = pl.select(pl.when(2 * past >= increment).then(increment - past).otherwise(-past)).to_series()
+    return instant_us + shift * MINUTE_US
+
+
+def truncate_minute_us(instant_us: pl.Series) -> pl.Series:
+    return instant_us - instant_us % MINUTE_US
 
 
 def day_starts(zone_dates: pl.DataFrame, tz_col: str = "tz", date_col: str = "date") -> pl.DataFrame:
@@ -169,15 +223,19 @@ def band_split(
         "__idx",
         "minutes",
         "__key",
-        __c1=total - pl.when(new_group).then(total - pl.col("minutes")).otherwise(None).forward_fill(),
-    ).with_columns(__c0=pl.col("__c1") - pl.col("minutes"))
+        __total_after=total - pl.when(new_group).then(total - pl.col("minutes")).otherwise(None).forward_fill(),
+    ).with_columns(__total_before=pl.col("__total_after") - pl.col("minutes"))
     work = narrow.join(
         bands.select(pl.col(band_key).alias("__key"), "lo", "hi", label), on="__key", how="inner", maintain_order="left"
     )
-    lo = pl.max_horizontal("__c0", "lo")
-    hi = pl.min_horizontal("__c1", "hi")
-    work = work.filter(hi > lo).select(
-        "__idx", __shift=lo - pl.col("__c0"), __minutes=hi - lo, __label=pl.col(label), __w=pl.lit(True)
+    piece_lo = pl.max_horizontal("__total_before", "lo")
+    piece_hi = pl.min_horizontal("__total_after", "hi")
+    work = work.filter(piece_hi > piece_lo).select(
+        "__idx",
+        __shift=piece_lo - pl.col("__total_before"),
+        __minutes=piece_hi - piece_lo,
+        __label=pl.col(label),
+        __counted=pl.lit(True),
     )
     rest = (
         pl.DataFrame({"__idx": pl.int_range(0, df.height, dtype=pl.UInt32, eager=True)})
@@ -186,7 +244,7 @@ def band_split(
             __shift=pl.lit(0, dtype=pl.Int64),
             __minutes=df["minutes"].filter(~elig).cast(pl.Int64),
             __label=pl.lit(default_label).cast(work.schema["__label"]),
-            __w=pl.lit(False),
+            __counted=pl.lit(False),
         )
     )
     # Each input row's first piece updates it in place (no wide copy); further pieces of a
@@ -197,21 +255,23 @@ def band_split(
     if head.height == df.height:
         extra = out.filter(~first)
         parts = [_place(df, head, label), _place(df.gather(extra["__idx"]), extra, label)]
-        res = pl.concat([x.select(parts[0].columns) for x in parts], how="vertical")
+        placed = pl.concat([part.select(parts[0].columns) for part in parts], how="vertical")
     else:
-        res = _place(df.gather(out["__idx"]), out, label)
-    return res.select(cols)
+        placed = _place(df.gather(out["__idx"]), out, label)
+    return placed.select(cols)
 
 
 def _place(rows: pl.DataFrame, out: pl.DataFrame, label: str) -> pl.DataFrame:
     """`rows` (aligned with `out`) moved to their band piece: start, minutes, label (and end)."""
-    res = rows.drop(label, strict=False).with_columns(
+    placed = rows.drop(label, strict=False).with_columns(
         start=pl.col("start") + pl.duration(minutes=out["__shift"]),
         minutes=out["__minutes"].cast(rows.schema["minutes"]),
         **{label: out["__label"]},
     )
-    if "end" in res.columns:
-        res = res.with_columns(
-            end=pl.when(out["__w"]).then(pl.col("start") + pl.duration(minutes=pl.col("minutes"))).otherwise("end")
+    if "end" in placed.columns:
+        placed = placed.with_columns(
+            end=pl.when(out["__counted"])
+            .then(pl.col("start") + pl.duration(minutes=pl.col("minutes")))
+            .otherwise("end")
         )
-    return res
+    return placed

@@ -93,7 +93,7 @@ class AmagClient:
 def _txn_ids(text: str) -> tuple[int, list[int]]:
     """(rows in the page, their TxnIDs): every row counts, so a quarantined one still moves
     the cursor."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(parser.without_type_line(text)))
     ids, count = [], 0
     for row in reader:
         count += 1

@@ -6,7 +6,13 @@ view and of the device (reader/controller) list, plus `sites.csv` mapping Symmet
 by our documented convention it is the site's local wall time, converted to UTC here. A
 local time that does not exist (spring-forward gap) is refused; an ambiguous one
 (fall-back) takes the earlier instant and is flagged in `extra`. Files are recognised by
-their header, not their name."""
+their header, not their name.
+
+The view is extracted the two usual ways, and both are read: saved from SSMS
+(`2025-03-04 02:14:07.000`, empty fields as `NULL`) or through PowerShell `Export-Csv`
+(a first line `#TYPE System.Data.DataRow`, every field quoted, dates in the en-US culture
+`3/4/2025 2:31:45 AM`). Column names match case-insensitively (`DateTimeofTxn`), and the
+card column may be `CardNumber` or `CardID`."""
 
 from __future__ import annotations
 
@@ -61,6 +67,10 @@ DEVICE_TYPES = {"reader": "door_reader", "controller": "panel"}
 PERSONAL_FIELDS = {"firstname", "lastname"}
 
 _LOCAL_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,7})?$")
+# PowerShell's en-US culture: month/day/year, 12-hour clock with AM/PM
+_CULTURE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M))?$", re.IGNORECASE)
+TYPE_LINE = "#TYPE"
+NULL = "NULL"
 
 
 class RecordError(ValueError):
@@ -163,8 +173,12 @@ def parse_folder(folder: Path) -> list[ParseResult]:
         data = path.read_bytes()
         read = FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0)
         text = data.decode("utf-8-sig", errors="replace")
-        reader = csv.reader(io.StringIO(text))
-        header = {h.strip().lower() for h in next(reader, [])}
+        reader = csv.reader(io.StringIO(without_type_line(text)))
+        header: set[str] = set()
+        for first in reader:
+            if any(v.strip() for v in first):
+                header = {h.strip().lower() for h in first}
+                break
         read.rows_read = sum(1 for row in reader if any(v.strip() for v in row))
         if "txnid" in header:
             activity.append((str(path), text))
@@ -214,11 +228,27 @@ def load_sites(path: Path, source: str) -> SiteMap:
     return SiteMap(mapping, refused)
 
 
+def without_type_line(text: str) -> str:
+    """The CSV without PowerShell Export-Csv's `#TYPE System.Data.DataRow` first line
+    (replaced by an empty line, so physical line numbers stay true)."""
+    if text.startswith(TYPE_LINE):
+        return "\n" + text.split("\n", 1)[1] if "\n" in text else ""
+    return text
+
+
 def read_csv(text: str, file_path: str, source: str, refused: list[Quarantined]):
     """Yield (physical line of the record's first line, row with lower-cased keys). A row
-    with the wrong number of fields is quarantined here; blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
+    with the wrong number of fields is quarantined here; blank lines are skipped; SSMS's
+    `NULL` is an empty field."""
+    reader = csv.reader(io.StringIO(without_type_line(text)))
+    header: list[str] = []
+    while not header:
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            return
+        if not any(header):
+            header = []
     while True:
         start = reader.line_num + 1
         try:
@@ -234,7 +264,7 @@ def read_csv(text: str, file_path: str, source: str, refused: list[Quarantined])
             refused.append(Quarantined(source, file_path, start, values[0].strip() or None, None,
                                        f"expected {len(header)} fields, got {len(values)}", ",".join(values)))
             continue
-        yield start, {k: v.strip() for k, v in zip(header, values, strict=True)}
+        yield start, {k: ("" if v.strip() == NULL else v.strip()) for k, v in zip(header, values, strict=True)}
 
 
 # --- transactions ---------------------------------------------------------------------------
@@ -260,7 +290,11 @@ def parse_activity_csvs(files: list[tuple[str, str]], sites: SiteMap,
                 where = row.get("wherename", "")
                 extra = {k: v for k, v in row.items()
                          if k not in PERSONAL_FIELDS and k not in {"txnid", "datetimeoftxn"}}
-                extra["local_time"] = row.get("datetimeoftxn")
+                if "cardid" in extra:  # the same column, named CardID in some extractions
+                    extra["cardnumber"] = extra.pop("cardid")
+                # the wall time as SQL Server writes it, whichever extraction delivered it
+                extra["local_time"] = occurred.astimezone(site.timezone).replace(tzinfo=None).isoformat(
+                    sep=" ", timespec="milliseconds")
                 extra["site_timezone"] = site.timezone.key
                 if ambiguous:
                     extra["ambiguous_local_time"] = True
@@ -282,6 +316,32 @@ def parse_activity_csvs(files: list[tuple[str, str]], sites: SiteMap,
     return finish(source, "device_events", rows, refused)
 
 
+def local_datetime(text: str, field: str) -> datetime:
+    """SQL Server text (`2025-03-04 02:14:07.000`) or PowerShell's en-US culture text
+    (`3/4/2025 2:31:45 AM`) -> naive local datetime. A slash date without AM/PM is refused:
+    its day/month order depends on a culture the file does not name."""
+    match = _LOCAL_RE.match(text)
+    if match:
+        fraction = (match.group(3) or ".0")[1:7].ljust(6, "0")
+        try:
+            return datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}").replace(microsecond=int(fraction))
+        except ValueError:
+            raise RecordError(field, f"{field} {text!r} is not a valid date and time") from None
+    culture = _CULTURE_RE.match(text)
+    if culture is None:
+        raise RecordError(field, f"{field} {text!r} is neither 'YYYY-MM-DD HH:MM:SS[.fff]' (SSMS) nor "
+                                 f"'M/D/YYYY h:mm:ss AM' (PowerShell, en-US); no zone expected")
+    month, day, year, hour, minute, second, half = culture.groups()
+    if half is None:
+        raise RecordError(field, f"{field} {text!r} has no AM/PM: a 24-hour slash date's day/month order is "
+                                 f"not known (export with the en-US culture or from SSMS)")
+    hour_24 = int(hour) % 12 + (12 if half.upper() == "PM" else 0)
+    try:
+        return datetime(int(year), int(month), int(day), hour_24, int(minute), int(second))
+    except ValueError:
+        raise RecordError(field, f"{field} {text!r} is not a valid date and time") from None
+
+
 def local_to_utc(value: str | None, zone: ZoneInfo, field: str) -> tuple[datetime, bool]:
     """Site-local wall time (SQL Server `datetime`, e.g. `2025-03-04 02:14:07.000`) -> UTC.
 
@@ -289,14 +349,7 @@ def local_to_utc(value: str | None, zone: ZoneInfo, field: str) -> tuple[datetim
     earlier instant (fold=0), as billing-rules section 1 asks for a start."""
     if not value:
         raise RecordError(field, f"missing {field}")
-    match = _LOCAL_RE.match(value.strip())
-    if not match:
-        raise RecordError(field, f"{field} {value!r} is not 'YYYY-MM-DD HH:MM:SS[.fff]' (no zone expected)")
-    fraction = (match.group(3) or ".0")[1:7].ljust(6, "0")
-    try:
-        naive = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}").replace(microsecond=int(fraction))
-    except ValueError:
-        raise RecordError(field, f"{field} {value!r} is not a valid date and time") from None
+    naive = local_datetime(value.strip(), field)
     earlier = naive.replace(tzinfo=zone, fold=0)
     later = naive.replace(tzinfo=zone, fold=1)
     if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
@@ -363,10 +416,7 @@ def _local_date(value: str | None, field: str, required: bool) -> date | None:
         if required:
             raise RecordError(field, f"missing {field}")
         return None
-    try:
-        return date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        raise RecordError(field, f"{field} {value!r} is not a date") from None
+    return local_datetime(value.strip(), field).date()
 
 
 def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined]) -> ParseResult:

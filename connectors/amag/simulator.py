@@ -5,11 +5,17 @@ The world decides which access system a site uses (`Site.access_vendor`); this w
 renders the sites on `amag`, each one Symmetry company (`Site.amag_company_id`), their
 controller and readers (`Device.vendor_ref` is the Symmetry DeviceID) and every device
 event of those devices, so an incident's door activity appears here for an AMAG site and
-in Lenel for a Lenel one, never in both."""
+in Lenel for a Lenel one, never in both.
+
+Day files alternate between the two usual extractions of the view: saved from SSMS
+(`2025-03-04 02:14:07.000`, empty fields `NULL`) and PowerShell `Export-Csv` (first line
+`#TYPE System.Data.DataRow`, every field quoted, en-US culture dates `3/4/2025 2:31:45 AM`,
+the card column named `CardID`)."""
 
 from __future__ import annotations
 
 import csv
+import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,37 @@ def amag_devices(world: Any) -> list[Any]:
     sites = {s.site_id for s in amag_sites(world)}
     return [d for d in world.devices
             if d.site_id in sites and d.vendor == SOURCE and d.device_type in ("panel", "door_reader")]
+
+
+def culture_text(sql_text: str) -> str:
+    """`2025-03-04 14:31:45.000` as PowerShell's en-US culture writes it: `3/4/2025 2:31:45 PM`."""
+    at = datetime.strptime(sql_text[:19], "%Y-%m-%d %H:%M:%S")
+    hour = at.hour % 12 or 12
+    return f"{at.month}/{at.day}/{at.year} {hour}:{at.minute:02d}:{at.second:02d} {'PM' if at.hour >= 12 else 'AM'}"
+
+
+def powershell_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Export-Csv -NoTypeInformation:$false of DataRows: the #TYPE line, every field quoted,
+    dates in the culture format, `CardNumber` named `CardID`."""
+    out = io.StringIO()
+    out.write("#TYPE System.Data.DataRow\r\n")
+    named = ["CardID" if c == "CardNumber" else c for c in columns]
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(named)
+    for row in rows:
+        writer.writerow([culture_text(row[c]) if c == "DateTimeOfTxn" and row.get(c) else (row.get(c) or "")
+                         for c in columns])
+    return out.getvalue()
+
+
+def ssms_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Results saved from SSMS: plain CSV, empty fields written `NULL`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c) if row.get(c) not in (None, "") else "NULL" for c in columns])
+    return out.getvalue()
 
 
 def sql_local(at: datetime, tz: str) -> str:
@@ -120,6 +157,10 @@ def spring_forward_gap(tz: str, year: int) -> datetime | None:
     return None
 
 
+def _powershell(day_index: int) -> bool:
+    return day_index % 2 == 1
+
+
 def write_exports(world: Any, folder: Path) -> dict[str, Any]:
     """Write `sites.csv`, `devices.csv` and one `ActivityDataView_<local date>.csv` per day
     into `folder` (the inbox's `amag/`), planting three bad transactions in the last file:
@@ -160,15 +201,19 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
                              DateTimeOfTxn=gap.strftime("%Y-%m-%d %H:%M:%S.000")), "DateTimeOfTxn", "DST gap"))
         bad.append((dict(template, TxnID=""), "TxnID", "missing TxnID"))
         bad.append((dict(template, TxnID=str(next_id + 1), CompanyID=str(unused)), "CompanyID", "unknown site"))
+        header_line = 2 if _powershell(sorted(by_day).index(last_day)) else 1
         for row, fld, reason in bad:
             tail.append(row)
             name = f"ActivityDataView_{last_day}.csv"
             planted.append({"kind": f"amag_{fld.lower()}", "source": SOURCE, "record_id": row["TxnID"] or None,
                             "expect": "quarantine", "note": reason, "file": f"{folder.name}/{name}",
-                            "line": len(tail) + 1, "path": str(folder / name), "field": fld, "reason": reason,
-                            "table": "device_events"})
-    for day in sorted(by_day):
-        write(folder / f"ActivityDataView_{day}.csv", ACTIVITY_COLUMNS, by_day[day])
+                            "line": len(tail) + header_line, "path": str(folder / name), "field": fld,
+                            "reason": reason, "table": "device_events"})
+    for index, day in enumerate(sorted(by_day)):
+        path = folder / f"ActivityDataView_{day}.csv"
+        text = (powershell_csv if _powershell(index) else ssms_csv)(ACTIVITY_COLUMNS, by_day[day])
+        path.write_text(text, encoding="utf-8", newline="")
+        files.append(str(path))
     for old in folder.glob("ActivityDataView_*.csv"):
         if str(old) not in files:  # stale days of an earlier simulation
             old.unlink()

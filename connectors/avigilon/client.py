@@ -1,16 +1,24 @@
-"""Avigilon ACC Web Endpoint client: cameras, alarm definitions and the event stream
-(device events plus the alarm lifecycle), pulled incrementally per ACC server.
+"""Avigilon ACC Web Endpoint client: cameras, alarms with their history, and device events,
+pulled incrementally.
 
 `POST /login` takes the user and a partner authorization token built from the nonce and
 key Avigilon issues to integrators (`nonce:unixSecs:hex(sha256(unixSecs + userKey))`,
 `:integrationId` appended when given); the session it returns travels in `x-avg-session`
-and is renewed once when a call answers 401. `/events/search` is asked per server of
-sites.json with `queryType=TIME_RANGE`, then followed with `queryType=CONTINUE&token=`
-until no token comes back.
+and is renewed once when a call answers 401.
+
+- `/events/search` is asked per server of sites.json with `queryType=TIME_RANGE`, then
+  followed with `queryType=CONTINUE&token=` while a page comes back full. The continuation
+  token may come on the first page only: the last token seen is reused.
+- Alarms are not in the event stream: `GET /alarms` lists them and `GET /alarm-history?id=`
+  gives each one's actions. Its `from` is the *latest* instant and the answer newest first
+  unless `from` is earlier than `to`: the client asks `from` = window start, `to` = now, for
+  the oldest first; a full answer is split in two.
 
 Claims and acknowledgements only make sense with their trigger, so the whole window is
 parsed and only the *output* is filtered by the cursor (connectors.http.Watermark): the
-window restarts at the oldest still-open alarm, and rows already returned are dropped."""
+window restarts at the oldest still-open trigger, and rows already returned are dropped. The
+cursor also keeps the inventory (connectors.vendor_parsing.Inventory): Avigilon sends no date
+a camera was added, so a camera is installed the day a pull first lists it."""
 
 from __future__ import annotations
 
@@ -27,8 +35,17 @@ import polars as pl
 
 from connectors.avigilon import parser
 from connectors.base import ParseResult
-from connectors.genetec.parser import Mapping, load_mapping
 from connectors.http import AuthError, HttpError, RetryingHttp, Watermark, body_excerpt, iso_ms, json_body, raise_for
+from connectors.vendor_parsing import (
+    Inventory,
+    Mapping,
+    RecordError,
+    device_rows_from_memory,
+    finish,
+    id_text,
+    load_mapping,
+    merge,
+)
 
 
 class AvigilonClient:
@@ -88,48 +105,79 @@ class AvigilonClient:
             raise HttpError("GET", url, resp.status_code, f"status {status!r}: {body_excerpt(resp)}")
         return url, data.get("result") or {}
 
+    def listed(self, route: str, key: str) -> list[tuple[str, int, Any]]:
+        url, result = self.get(route, {})
+        return [(url, n, item) for n, item in enumerate(result.get(key) or [], start=1)]
+
     def events(self, server: str, start: datetime, end: datetime) -> list[tuple[str, int, Any]]:
         out: list[tuple[str, int, Any]] = []
         params: dict[str, Any] = {"queryType": "TIME_RANGE", "serverId": server, "from": iso_ms(start),
                                   "to": iso_ms(end), "limit": self.limit}
+        token = None
         while True:
             url, result = self.get("/events/search", params)
             items = result.get("events") or []
             out.extend((url, n, item) for n, item in enumerate(items, start=1))
-            token = result.get("token")
-            if not token or not items:
+            token = result.get("token") or token
+            if not token or len(items) < self.limit:
                 return out
             params = {"queryType": "CONTINUE", "token": token, "limit": self.limit}
 
+    def history(self, alarm_id: str, start: datetime, end: datetime) -> list[tuple[str, int, Any]]:
+        """The alarm's actions in [start, end], oldest first; a full answer is split in two."""
+        params = {"id": alarm_id, "from": iso_ms(start), "to": iso_ms(end), "limit": self.limit}
+        url, result = self.get("/alarm-history", params)
+        entries = next((v for v in result.values() if isinstance(v, list)), [])
+        if len(entries) < self.limit:
+            return [(url, n, entry) for n, entry in enumerate(entries, start=1)]
+        if end - start <= timedelta(seconds=1):
+            raise HttpError("GET", url, 200, f"more than {self.limit} alarm actions in one second: raise limit")
+        middle = start + (end - start) / 2
+        return self.history(alarm_id, start, middle) + self.history(alarm_id, middle + timedelta(milliseconds=1), end)
+
     # --- pull -------------------------------------------------------------------------------
     def pull(self, since_cursor: str | None) -> tuple[list[ParseResult], str]:
-        mark = Watermark.decode(since_cursor)
+        mark, memory = Watermark.decode(since_cursor), Inventory.decode(since_cursor)
         now = self.now().astimezone(UTC)
         start = mark.resume_from or self.first_pull_from or now - timedelta(days=90)
-        lookups = parser.Lookups()
-        url, result = self.get("/alarms", {})
-        lookups.alarms = {str(a["id"]): a for a in result.get("alarms") or [] if isinstance(a, dict) and a.get("id")}
-        url, result = self.get("/cameras", {})
-        cameras = [(url, n, c) for n, c in enumerate(result.get("cameras") or [], start=1)]
-        devices = parser.parse_cameras(cameras, self.mapping, lookups, self.source)
         items = [i for server in sorted(self.mapping.sites) for i in self.events(server, start, now)]
-        incidents, events = parser.parse_events(items, lookups, self.mapping, self.source)
+        alarms = self.listed("/alarms", "alarms")
+        histories = {aid: self.history(aid, start, now) for aid in
+                     (id_text(a.get("id")) for _, _, a in alarms if isinstance(a, dict)) if aid}
 
+        today = now.date()
+        devices, cameras = parser.parse_cameras(
+            self.listed("/cameras", "cameras"), self.mapping, parser.camera_servers(items), self.source,
+            first_seen=lambda camera: memory.first_seen(camera, today),
+            remembered=lambda camera: (memory.devices.get(camera) or {}).get("row", {}).get("site_id"))
+        gone = memory.observe(devices.rows.to_dicts(), today)
+        if gone:
+            devices = merge(self.source, "devices", [devices, finish(
+                self.source, "devices", device_rows_from_memory(gone, self.source, f"{self.base_url}/cameras"), [])])
+        incidents, alarm_events = parser.parse_alarms(alarms, histories, cameras, self.mapping, self.source)
+        events = merge(self.source, "device_events", [parser.parse_events(items, self.mapping, self.source),
+                                                      alarm_events])
+
+        returned = ([(r["occurred_at"], r["vendor_ref"]) for r in events.rows.iter_rows(named=True)]
+                    + [(r["response_ended_at"], r["record_id"]) for r in incidents.rows.iter_rows(named=True)])
         events.rows = _only_new(events.rows, mark, "occurred_at", lambda r: r["vendor_ref"])
-        incidents.rows = _only_new(incidents.rows, mark, "response_ended_at",
-                                   lambda r: json.loads(r["extra"]).get("ackEventId"))
+        incidents.rows = _only_new(incidents.rows, mark, "response_ended_at", lambda r: r["record_id"])
         for result_ in (incidents, events):
             result_.quarantined = [q for q in result_.quarantined
                                    if mark.is_new(*parser.event_time(_load(q.content)))]
-        acked = {i.get("linkedEventId") for _, _, i in items
-                 if isinstance(i, dict) and i.get("type") == parser.ACKNOWLEDGED}
-        open_since = [t for t, rid in (parser.event_time(i) for _, _, i in items
-                                       if isinstance(i, dict) and i.get("type") == parser.TRIGGERED)
-                      if t is not None and rid not in acked]
-        mark = mark.advance([parser.event_time(i) for _, _, i in items], open_since)
+        open_since = [act.triggered for rows in histories.values() for act in _activations(rows)
+                      if not act.closed]
+        mark = mark.advance(returned + [parser.event_time(i) for _, _, i in items], open_since)
         if mark.resume_from is None:
             mark = Watermark(start, None, frozenset())
-        return [incidents, events, devices], mark.encode()
+        return [incidents, events, devices], memory.encode(mark.encode())
+
+
+def _activations(rows: list[tuple[str, int, Any]]) -> list[parser.Activation]:
+    try:
+        return parser.activations(rows)
+    except RecordError:
+        return []
 
 
 def _only_new(rows: pl.DataFrame, mark: Watermark, time_column: str, key: Callable[[dict], Any]) -> pl.DataFrame:

@@ -1,151 +1,138 @@
-"""A local stand-in for the CRM REST API (our design, docs/connectors/crm.md), for tests and
-the demo, on 127.0.0.1 with an ephemeral port.
+"""A local stand-in for the Salesforce REST API as the CRM client uses it, for tests and
+the demo, on connectors.fake_http.LocalServer.
 
-`GET /api/v1/accounts?updated_since=<ISO>&cursor=<opaque>&limit=<n>` with header
-`X-API-Key` answers `{"data": [account, ...], "next_cursor": <opaque or null>}`: accounts
-with sites, contacts and contracts (with lines) nested, ordered by (LastModifiedDate,
-AccountNumber), `updated_since` inclusive. The cursor is opaque to clients (it encodes
-the offset and the filter it belongs to, and is refused with another filter). The fake
-can answer 429 (with Retry-After) or 503 a given number of times."""
+- `POST /services/oauth2/token` (client credentials flow, form body) answers
+  `{access_token, instance_url, token_type, issued_at}`; `instance_url` is this server.
+- `GET /services/data/<version>/query?q=<SOQL>` with `Authorization: Bearer` answers a
+  query result `{totalSize, done, records, nextRecordsUrl?}`, `batch_size` records a
+  page; `GET /services/data/<version>/query/<locator>` the next page. The fake reads
+  only what the client's queries need: the object after the outermost FROM, an optional
+  `WHERE LastModifiedDate > <datetime>` and `LIMIT n`; every stored field is returned
+  whatever the SELECT list says.
+- A wrong token answers 401 `[{"message", "errorCode": "INVALID_SESSION_ID"}]`; faults
+  (429, 503) come from LocalServer.fail_next."""
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
-import threading
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import re
+import secrets
+from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-ACCOUNTS_PATH = "/api/v1/accounts"
+from connectors.fake_http import ANSWER, LocalServer
+
+_FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
+_SINCE = re.compile(r"\bWHERE\s+LastModifiedDate\s*>\s*(\S+)", re.IGNORECASE)
+_LIMIT = re.compile(r"\bLIMIT\s+(\d+)", re.IGNORECASE)
 
 
-class FakeCrm:
-    """Context manager: `with FakeCrm(accounts) as fake: fake.base_url`."""
+class FakeSalesforce(LocalServer):
+    """`with FakeSalesforce(accounts=..., contracts=...) as fake: fake.url`."""
 
-    def __init__(self, accounts: list[dict[str, Any]] | None = None, *, api_key: str = "crm-test-key",
-                 default_limit: int = 2, max_limit: int = 100):
-        self.accounts = [copy.deepcopy(a) for a in accounts or []]
-        self.api_key = api_key
-        self.default_limit, self.max_limit = default_limit, max_limit
-        self.requests: list[tuple[str, str, int]] = []
-        self._faults: list[tuple[int, str | None]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+    def __init__(self, accounts: list[dict[str, Any]] | None = None, contracts: list[dict[str, Any]] | None = None,
+                 *, client_id: str = "vigil-crm", client_secret: str = "crm-secret", batch_size: int = 2,
+                 line_relationship: str = "Contract_Lines__r"):
+        super().__init__()
+        self.records: dict[str, list[dict[str, Any]]] = {"account": copy.deepcopy(accounts or []),
+                                                          "contract": copy.deepcopy(contracts or [])}
+        self.client_id, self.client_secret = client_id, client_secret
+        self.batch_size, self.line_relationship = batch_size, line_relationship
+        self.tokens: set[str] = set()
+        self.queries: list[str] = []
+        self._locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
 
     # --- control ------------------------------------------------------------------------------
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
-        with self._lock:
-            self._faults.extend([(status, retry_after)] * times)
+    def update(self, kind: str, ident: str, modified: str, **fields: Any) -> None:
+        """Edit a stored Account or Contract (`kind`) and bump its LastModifiedDate."""
+        with self.lock:
+            record = next(r for r in self.records[kind.lower()] if r["Id"] == ident)
+            record.update(fields)
+            record["LastModifiedDate"] = modified
 
-    def update(self, account_number: str, modified: str, **fields: Any) -> None:
-        """Change an account's top-level fields and its LastModifiedDate, as an edit in the CRM."""
-        with self._lock:
-            account = next(a for a in self.accounts if a.get("AccountNumber") == account_number)
-            account.update(fields)
-            account["LastModifiedDate"] = modified
+    def revoke_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
 
-    def add(self, account: dict[str, Any]) -> None:
-        with self._lock:
-            self.accounts.append(copy.deepcopy(account))
+    # --- answers ------------------------------------------------------------------------------
+    def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+               body: bytes) -> ANSWER:
+        if method == "POST" and path == "/services/oauth2/token":
+            return self._token(body)
+        if method != "GET" or not path.startswith("/services/data/"):
+            return 404, [{"message": f"no route {method} {path}", "errorCode": "NOT_FOUND"}], {}
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            valid = token in self.tokens
+        if not valid:
+            return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], {}
+        tail = path.split("/query", 1)
+        if len(tail) != 2:
+            return 404, [{"message": f"no route {path}", "errorCode": "NOT_FOUND"}], {}
+        if tail[1].startswith("/"):
+            with self.lock:
+                rest = self._locators.pop(tail[1][1:], None)
+            if rest is None:
+                return 400, [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}], {}
+            return 200, self._page(path.split("/query")[0], *rest), {}
+        soql = (query.get("q") or [""])[-1]
+        return self._query(path, soql)
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def _token(self, body: bytes) -> ANSWER:
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, {}
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}, {}
+        token = "00D" + secrets.token_hex(16)
+        with self.lock:
+            self.tokens.add(token)
+        return 200, {"access_token": token, "instance_url": self.url, "token_type": "Bearer",
+                     "issued_at": "1741054447000", "id": f"{self.url}/id/00Dxx0000001gPL/005xx000001SwiU"}, {}
 
-    def statuses(self) -> list[int]:
-        return [status for _, _, status in self.requests]
+    def _query(self, path: str, soql: str) -> ANSWER:
+        with self.lock:
+            self.queries.append(soql)
+        outer = re.sub(r"\([^()]*\)", "", soql)  # drop subqueries: the outermost FROM names the object
+        match = _FROM.search(outer)
+        if match is None:
+            return 400, [{"message": f"unexpected query {soql!r}", "errorCode": "MALFORMED_QUERY"}], {}
+        kind = match.group(1).lower()
+        with self.lock:
+            if kind in self.records:
+                records = copy.deepcopy(self.records[kind])
+            elif kind == "contract_line__c":
+                records = [copy.deepcopy(line) for c in self.records["contract"]
+                           for line in c.get(self.line_relationship, {}).get("records", [])]
+            else:
+                return 400, [{"message": f"sObject type '{match.group(1)}' is not supported",
+                              "errorCode": "INVALID_TYPE"}], {}
+        since = _SINCE.search(outer)
+        if since:
+            floor = _instant(since.group(1))
+            if floor is None:
+                return 400, [{"message": f"bad datetime {since.group(1)!r}", "errorCode": "MALFORMED_QUERY"}], {}
+            records = [r for r in records if (_instant(r.get("LastModifiedDate")) or floor) > floor]
+        limit = _LIMIT.search(outer)
+        if limit:
+            records = records[:int(limit.group(1))]
+        return 200, self._page(path.split("/query")[0], records, len(records)), {}
 
-    def __enter__(self) -> FakeCrm:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    # --- request handling ---------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                status, payload, headers = fake._answer(self.path, dict(self.headers))
-                data = json.dumps(payload).encode()
-                with fake._lock:
-                    fake.requests.append(("GET", self.path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def _answer(self, raw_path: str, headers: dict[str, str]):
-        with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            status, retry_after = fault
-            return status, {"error": "unavailable", "message": f"HTTP {status}"}, (
-                {"Retry-After": retry_after} if retry_after is not None else {})
-        url = urlsplit(raw_path)
-        if url.path != ACCOUNTS_PATH:
-            return 404, {"error": "not_found", "message": f"no route {url.path}"}, {}
-        key = {k.lower(): v for k, v in headers.items()}.get("x-api-key")
-        if key != self.api_key:
-            return 401, {"error": "unauthorized", "message": "missing or invalid X-API-Key"}, {}
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        since_text = query.get("updated_since") or ""
-        since = _instant(since_text) if since_text else None
-        if since_text and since is None:
-            return 400, {"error": "bad_request", "message": f"updated_since {since_text!r} is not ISO-8601"}, {}
-        try:
-            limit = min(int(query.get("limit", self.default_limit)), self.max_limit)
-        except ValueError:
-            return 400, {"error": "bad_request", "message": "limit must be an integer"}, {}
-        offset = 0
-        if query.get("cursor"):
-            try:
-                state = json.loads(base64.urlsafe_b64decode(query["cursor"].encode()))
-                offset = int(state["o"])
-                if state["s"] != since_text:
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):
-                return 400, {"error": "bad_cursor", "message": "cursor is invalid for this query"}, {}
-        with self._lock:
-            items = [copy.deepcopy(a) for a in self.accounts]
-        if since is not None:
-            items = [a for a in items if (at := _instant(a.get("LastModifiedDate"))) is not None and at >= since]
-        earliest = datetime.min.replace(tzinfo=UTC)
-        items.sort(key=lambda a: (_instant(a.get("LastModifiedDate")) or earliest, str(a.get("AccountNumber", ""))))
-        chunk = items[offset:offset + limit]
-        nxt = None
-        if offset + limit < len(items):
-            nxt = base64.urlsafe_b64encode(json.dumps({"o": offset + limit, "s": since_text}).encode()).decode()
-        return 200, {"data": chunk, "next_cursor": nxt}, {}
+    def _page(self, base: str, records: list[dict[str, Any]], total: int) -> dict[str, Any]:
+        """One batch; `totalSize` is the whole query's, as Salesforce answers on every page."""
+        chunk, rest = records[:self.batch_size], records[self.batch_size:]
+        page: dict[str, Any] = {"totalSize": total, "done": not rest, "records": chunk}
+        if rest:
+            locator = f"01g{secrets.token_hex(6)}-{total - len(rest)}"
+            with self.lock:
+                self._locators[locator] = (rest, total)
+            page["nextRecordsUrl"] = f"{base}/query/{locator}"
+        return page
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
     try:
         at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))

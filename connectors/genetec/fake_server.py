@@ -1,9 +1,12 @@
-"""A local stand-in for the Genetec Web SDK, for tests and the demo (research section 1).
+"""A local stand-in for the Genetec Web SDK, for tests and the demo.
 
 `FakeWebSdk` checks Basic auth `user;appId` and `Accept: text/json` (otherwise it answers
-legacy XML, as the real SDK does), pages EntityConfiguration with the one-extra-item rule,
-and answers activity reports for a `TimeRange.SetTimeRange(a,b)` window, with
-`TooManyResults` past `max_results` rows."""
+legacy XML, as the real SDK does). `report/EntityConfiguration` answers GUIDs only, paged with
+the one-extra-item rule; `/entity?q=entity=<guid>,<field>,...` answers the projected fields of
+each entity named (an object for one entity, a list for several); activity reports
+(`AlarmActivity`, and `DoorActivity`, `CameraEvent`, `AccessControlUnitActivity` by the type
+of each event's source) answer a `TimeRange.SetTimeRange(a,b)` window, with `TooManyResults`
+past `max_results` rows. Rows are served exactly as given (integer enums, trimmed fractions)."""
 
 from __future__ import annotations
 
@@ -13,23 +16,26 @@ from datetime import datetime
 from typing import Any
 
 from connectors.fake_http import ANSWER, LocalServer
-
-# ============================================================================ Genetec Web SDK
+from connectors.vendor_parsing import parse_utc
 
 _RANGE_RE = re.compile(r"TimeRange\.SetTimeRange\(([^,]+),([^)]+)\)")
 _PARAM_RE = re.compile(r"(Page|PageSize)=(\d+)")
-DOOR_TYPES = {"door", "unit"}
+EVENT_REPORTS = {"DoorActivity": "door", "CameraEvent": "camera", "AccessControlUnitActivity": "unit"}
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.strip().rstrip("Z"))
+    return parse_utc(text, "time", naive_is_utc=True)
 
+
+def _fail(code: str, message: str) -> dict[str, Any]:
+    return {"Rsp": {"Status": "Fail", "Result": {"SdkErrorCode": code, "Message": message}}}
 
 
 class FakeWebSdk(LocalServer):
-    """`with FakeWebSdk(entities, alarms, events) as sdk: sdk.base_url`. Alarms and events are
-    report rows as the simulator writes them; `update_alarm` changes one later (an alarm
-    acknowledged after a pull saw it open)."""
+    """`with FakeWebSdk(entities, alarms, events) as sdk: sdk.base_url`. `entities` are the
+    details of every entity (what /entity can project); alarms and events are report rows as
+    the simulator writes them; `update_alarm` changes one later (an alarm acknowledged after a
+    pull saw it open) and `remove_entity` deletes one from the configuration."""
 
     def __init__(self, entities: list[dict[str, Any]] | None = None, alarms: list[dict[str, Any]] | None = None,
                  events: list[dict[str, Any]] | None = None, *, user: str = "vigil", app_id: str = "VIGIL-APP",
@@ -56,33 +62,36 @@ class FakeWebSdk(LocalServer):
                 if row.get("InstanceId") == instance_id:
                     row.update(changes)
 
+    def remove_entity(self, guid: str) -> None:
+        with self.lock:
+            self.entities = [e for e in self.entities if str(e.get("Guid")).lower() != guid.lower()]
+
     def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: bytes) -> ANSWER:
         if not self._authorised(headers.get("authorization", "")):
             return 401, b"Unauthorized", {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="WebSdk"'}
         if "text/json" not in headers.get("accept", ""):
             return 200, b"<rsp status=\"ok\"><result/></rsp>", {"Content-Type": "text/xml"}
+        q = (query.get("q") or [""])[0]
+        if method == "GET" and path == "/WebSdk/entity":
+            return self._details(q)
         match = re.fullmatch(r"/WebSdk/report/(\w+)", path)
         if method != "GET" or not match:
-            return 404, {"Rsp": {"Status": "Fail", "Result": {"SdkErrorCode": "UnknownRequest",
-                                                              "Message": f"no route {method} {path}"}}}, {}
-        q = (query.get("q") or [""])[0]
+            return 404, _fail("UnknownRequest", f"no route {method} {path}"), {}
         report = match.group(1)
         if report == "EntityConfiguration":
-            return self._entities(q)
-        rows = {"AlarmActivity": self.alarms, "DoorActivity": self._events(True),
-                "CameraActivity": self._events(False)}.get(report)
-        if rows is None:
-            return 200, {"Rsp": {"Status": "Fail", "Result": {"SdkErrorCode": "InvalidReportType",
-                                                              "Message": report}}}, {}
+            return self._configuration(q)
+        if report == "AlarmActivity":
+            rows, field = self.alarms, "TriggerTime"
+        elif report in EVENT_REPORTS:
+            rows, field = self._events(EVENT_REPORTS[report]), "Timestamp"
+        else:
+            return 200, _fail("InvalidReportType", report), {}
         window = _RANGE_RE.search(q)
         if not window:  # activity reports need at least one filter
-            return 200, {"Rsp": {"Status": "Fail", "Result": {"SdkErrorCode": "MissingFilter",
-                                                              "Message": "activity reports need a filter"}}}, {}
+            return 200, _fail("MissingFilter", "activity reports need a filter"), {}
         start, end = _utc(window.group(1)), _utc(window.group(2))
-        field = "TriggerTime" if report == "AlarmActivity" else "Timestamp"
-        hits = [r for r in rows if start <= _utc(r[field]) < end]
-        hits.sort(key=lambda r: r[field])
+        hits = sorted((r for r in rows if start <= _utc(r[field]) < end), key=lambda r: _utc(r[field]))
         if len(hits) > self.max_results:
             return 200, {"Rsp": {"Status": "TooManyResults", "Result": hits[: self.max_results]}}, {}
         return 200, {"Rsp": {"Status": "Ok", "Result": hits}}, {}
@@ -96,15 +105,31 @@ class FakeWebSdk(LocalServer):
             return False
         return (user, password) == self.credentials
 
-    def _events(self, doors: bool) -> list[dict[str, Any]]:
-        kinds = {str(e.get("Guid", "")).lower(): str(e.get("EntityType", "")).lower() for e in self.entities}
-        return [e for e in self.events if (kinds.get(str(e.get("Source", "")).lower()) in DOOR_TYPES) == doors]
+    def _kinds(self) -> dict[str, str]:
+        return {str(e.get("Guid", "")).lower(): str(e.get("EntityType", "")).lower() for e in self.entities}
 
-    def _entities(self, q: str) -> ANSWER:
+    def _events(self, kind: str) -> list[dict[str, Any]]:
+        kinds = self._kinds()
+        return [e for e in self.events if kinds.get(str(e.get("Source", "")).lower()) == kind]
+
+    def _configuration(self, q: str) -> ANSWER:
         params = dict(_PARAM_RE.findall(q))
         page, size = int(params.get("Page", 1)), min(int(params.get("PageSize", 100)), self.max_page_size)
         wanted = {t.lower() for t in re.findall(r"@(\w+)", q.split(",")[0])} if q.startswith("EntityTypes") else None
-        rows = [e for e in self.entities if wanted is None or str(e.get("EntityType", "")).lower() in wanted]
+        rows = [{"Guid": e["Guid"]} for e in self.entities
+                if wanted is None or str(e.get("EntityType", "")).lower() in wanted]
         start = (page - 1) * size
         # one extra item tells the caller that another page follows
         return 200, {"Rsp": {"Status": "Ok", "Result": rows[start:start + size + 1]}}, {}
+
+    def _details(self, q: str) -> ANSWER:
+        by_guid = {str(e.get("Guid", "")).lower(): e for e in self.entities}
+        answers = []
+        for segment in (s.strip(",") for s in q.split("entity=") if s.strip(",")):
+            guid, *fields = segment.split(",")
+            entity = by_guid.get(guid.lower())
+            if entity is None:
+                return 200, _fail("InvalidEntity", f"entity {guid} not found"), {}
+            answers.append({f: entity.get(f) for f in fields})
+        result: Any = answers[0] if len(answers) == 1 else answers
+        return 200, {"Rsp": {"Status": "Ok", "Result": result}}, {}

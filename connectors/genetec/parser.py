@@ -1,341 +1,132 @@
 """Genetec Security Center (Web SDK) exports -> raw.incidents, raw.device_events, raw.devices.
 
-The vendor folder holds report answers exactly as the Web SDK returns them
-(`{"Rsp": {"Status", "Result": [...]}}`), told apart by file name:
+The vendor folder holds Web SDK answers exactly as the SDK returns them
+(`{"Rsp": {"Status", "Result"}}`), told apart by file name:
 
-- `entities*.json`  EntityConfiguration report: cameras, doors, units (-> devices) plus the
-  areas, alarms and users the other files refer to by GUID;
-- `alarms*.json`    alarm activity: an alarm put under investigation and acknowledged is a
-  guard response (-> incidents); one not yet responded to is an `alarm_triggered` event;
-- `events*.json`    door and camera activity (-> device_events);
-- `sites.json`      our mapping: Genetec area GUID -> site id, user GUID -> guard id.
+- `entities*.json`  `report/EntityConfiguration` answers: entity GUIDs only (`[{"Guid": ...}]`,
+  Genetec/DAP wiki "web-sdk-referencing-entities"). A file dated in its name
+  (`entities_2026-03-01.json`) is an inventory snapshot: it tells which devices existed that day;
+- `entity*.json`    `/entity?q=entity=<guid>,Guid,Name,EntityType,LogicalId,CreatedOn,...`
+  answers: the details of each entity (a list, or one object for a single entity);
+- `alarms*.json`    `report/AlarmActivity` rows (columns of Genetec/DAP AlarmActivityQuerySample):
+  an alarm investigated and acknowledged is a guard response (-> incidents); one not yet
+  responded to is an `alarm_triggered` event;
+- `events*.json`    `report/DoorActivity`, `CameraEvent` and `AccessControlUnitActivity` rows
+  (columns of Genetec/DAP AccessControlReportQuerySample) (-> device_events);
+- `sites.json`      the deployment's configuration (connectors.vendor_parsing.Mapping).
 
-The first half of this module is the canonical layer the three video connectors share
-(Milestone and Avigilon import it): mapping file, UTC parsing, classification keywords and
-the pandera schemas every accepted row must pass. The record functions are used by the API
-client too, so a pulled record and an exported one become the same canonical row."""
+Report rows carry enums as integers (`TriggerEvent`, `EventType`, `State`) and times in UTC,
+with `Z` and trimmed fractions (`...33.96Z`) or, as the SDK's DataTable has them, without zone
+(the samples read them as UTC: `DateTime.SpecifyKind(..., Utc)`). A device carries no area:
+its site comes from the `entities` table of sites.json (or, for an access event, its unit's)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
-import polars as pl
-from pandera.errors import SchemaErrors
-
-from connectors.base import CANONICAL_COLUMNS, FileRead, ParseResult, Quarantined, content_hash
-
-# ============================================================================ shared canonical layer
-
-MAPPING_FILE = "sites.json"
-INCIDENT_CLASSES = ("alarm_response", "trespass", "medical", "fire_alarm")
-EVENT_TYPES = ("motion_start", "motion_end", "access_granted", "access_denied", "door_forced", "door_held",
-               "door_closed", "fire_alarm", "tamper", "alarm_triggered", "other")
-DEVICE_TYPES = ("camera", "door_reader", "panel")
-
-# Alarm names are free text set up per installation; these keywords (checked in order, on
-# the lower-cased name) are how an alarm without a tabled trigger type is classified.
-NAME_KEYWORDS: list[tuple[tuple[str, ...], str]] = [
-    (("medical", "first aid", "ems", "injur"), "medical"),
-    (("fire", "smoke"), "fire_alarm"),
-    (("trespass", "loiter", "line cross", "crossed line"), "trespass"),
-    (("intrusion", "forced", "motion", "held open", "tamper", "break-in", "glass break"), "alarm_response"),
-]
-
-_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
-_FRACTION_RE = re.compile(r"\.(\d{7,})")
-
-
-class RecordError(ValueError):
-    def __init__(self, field: str | None, reason: str):
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
-@dataclass
-class Mapping:
-    """`sites.json`: `{"sites": {vendor key: site id}, "guards": {vendor user: guard id}}`.
-    Keys compare case-insensitively (GUID case varies between Genetec and Milestone tools)."""
-
-    sites: dict[str, str] = field(default_factory=dict)
-    guards: dict[str, str] = field(default_factory=dict)
-    quarantined: list[Quarantined] = field(default_factory=list)
-    path: str = MAPPING_FILE
-    fold_case: bool = True
-
-    def _key(self, text: str) -> str:
-        return text.lower() if self.fold_case else text
-
-    def site(self, key: Any, what: str, fld: str) -> str:
-        text = id_text(key)
-        if text is None:
-            raise RecordError(fld, f"missing {fld}: cannot map the record to a site")
-        site = self.sites.get(self._key(text))
-        if site is None:
-            raise RecordError(fld, f"unknown site: {what} {text} is not in {self.path}")
-        return site
-
-    def guard(self, user: Any) -> str | None:
-        """A user who is not in the mapping is an operator, not a guard: no responder."""
-        text = id_text(user)
-        return self.guards.get(self._key(text)) if text else None
-
-
-def load_mapping(path: Path, source: str, *, fold_case: bool = True) -> Mapping:
-    """A missing file leaves the map empty, so every record is quarantined as `unknown site`
-    (visible, never dropped); a bad entry is quarantined and skipped."""
-    mapping = Mapping(path=str(path), fold_case=fold_case)
-    if not path.exists():
-        return mapping
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        mapping.quarantined.append(Quarantined(source, str(path), None, None, None,
-                                               f"unreadable mapping file: {exc}", text[:4000]))
-        return mapping
-    for section, target in (("sites", mapping.sites), ("guards", mapping.guards)):
-        entries = data.get(section) or {}
-        if not isinstance(entries, dict):
-            mapping.quarantined.append(Quarantined(source, str(path), None, None, section,
-                                                   f"{section} must be an object of key -> id", json.dumps(entries)))
-            continue
-        for position, (key, value) in enumerate(entries.items(), start=1):
-            if not isinstance(value, str) or not value.strip() or not str(key).strip():
-                mapping.quarantined.append(Quarantined(
-                    source, str(path), position, str(key), section, f"{section} entry needs a non-empty id",
-                    json.dumps({key: value}, default=str)))
-                continue
-            target[mapping._key(str(key).strip())] = value.strip()
-    return mapping
-
-
-def parse_utc(value: Any, fld: str, *, require: str = "offset") -> datetime:
-    """An instant with an explicit zone. `require="Z"` insists on the UTC designator (Genetec
-    and Avigilon always send it); a value without any zone is refused, never guessed.
-    .NET writes 7 fractional digits: they are cut to microseconds."""
-    if value is None or str(value).strip() == "":
-        raise RecordError(fld, f"missing {fld}")
-    text = str(value).strip()
-    if isinstance(value, (int, float)) or text.isdigit():
-        raise RecordError(fld, f"{fld} {text!r} is a number, not an ISO-8601 timestamp")
-    if require == "Z" and not text.upper().endswith("Z"):
-        raise RecordError(fld, f"{fld} {text!r} is not UTC: the export writes UTC with a 'Z' suffix")
-    if not _OFFSET_RE.search(text):
-        raise RecordError(fld, f"{fld} {text!r} has no UTC offset")
-    text = _FRACTION_RE.sub(lambda m: "." + m.group(1)[:6], text)
-    try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.upper().endswith("Z") else text)
-    except ValueError:
-        raise RecordError(fld, f"{fld} {str(value)!r} is not an ISO-8601 timestamp") from None
-    return parsed.astimezone(UTC)
-
-
-def optional_utc(value: Any, fld: str, *, require: str = "offset") -> datetime | None:
-    if value is None or str(value).strip() == "":
-        return None
-    return parse_utc(value, fld, require=require)
-
-
-def check_response(started: datetime, ended: datetime, end_field: str) -> None:
-    if ended < started:
-        raise RecordError(end_field, f"response ends ({ended.isoformat()}) before it starts ({started.isoformat()})")
-
-
-def classify_name(name: Any) -> str | None:
-    text = str(name or "").lower()
-    for needles, classification in NAME_KEYWORDS:
-        if any(n in text for n in needles):
-            return classification
-    return None
-
-
-def id_text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def extra_json(item: dict[str, Any], used: set[str], **more: Any) -> str:
-    kept = {k: v for k, v in item.items() if k not in used}
-    kept.update(more)
-    return json.dumps(kept, sort_keys=True, default=str)
-
-
-def alarm_source_ref(source: str, alarm_id: str) -> str:
-    """`<vendor>:alarm/<id>`: the form the generic incidents CSV uses in `source_ref` for the
-    same alarm, so downstream can recognise one incident delivered both ways."""
-    return f"{source}:alarm/{alarm_id}"
-
-
-class IncidentSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    classification: str = pa.Field(nullable=False, isin=list(INCIDENT_CLASSES))
-    response_started_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    response_ended_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    responder_guard_id: str = pa.Field(nullable=True)
-    opened_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=True)  # type: ignore[valid-type]
-    vendor_ref: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
-
-    @pa.dataframe_check
-    def response_ends_after_start(cls, data) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(pl.col("response_ended_at") >= pl.col("response_started_at"))
-
-
-class DeviceEventSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False)
-    event_type: str = pa.Field(nullable=False, isin=list(EVENT_TYPES))
-    occurred_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    vendor_ref: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
-
-
-class DeviceSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False)
-    device_type: str = pa.Field(nullable=False, isin=list(DEVICE_TYPES))
-    active_from: pl.Date = pa.Field(nullable=False)
-    active_to: pl.Date = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
-
-    @pa.dataframe_check
-    def active_to_not_before_from(cls, data) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("active_from")))
-
-
-_UTC = pl.Datetime("us", "UTC")
-POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
-    "incidents": {"record_id": pl.Utf8, "site_id": pl.Utf8, "classification": pl.Utf8, "response_started_at": _UTC,
-                  "response_ended_at": _UTC, "responder_guard_id": pl.Utf8, "opened_at": _UTC,
-                  "description": pl.Utf8, "source_ref": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
-    "device_events": {"record_id": pl.Utf8, "site_id": pl.Utf8, "device_id": pl.Utf8, "event_type": pl.Utf8,
-                      "occurred_at": _UTC, "incident_ref": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
-    "devices": {"record_id": pl.Utf8, "site_id": pl.Utf8, "device_type": pl.Utf8, "active_from": pl.Date,
-                "active_to": pl.Date, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
-}
-SCHEMAS = {"incidents": IncidentSchema, "device_events": DeviceEventSchema, "devices": DeviceSchema}
-
-
-def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined],
-           files: list[FileRead] | None = None) -> ParseResult:
-    """Frame the rows, validate them with the table's pandera schema and move any row it
-    refuses to quarantine. The per-record checks before this give the precise reasons;
-    pandera is the contract that nothing malformed reaches raw.*."""
-    columns = CANONICAL_COLUMNS[table]
-    schema = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64, "content_hash": pl.Utf8}
-    for row in rows:
-        row["content_hash"] = content_hash({k: row[k] for k in columns})
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
-    try:
-        SCHEMAS[table].validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        bad: dict[int, tuple[str, str]] = {}
-        for case in exc.failure_cases.iter_rows(named=True):
-            if case["index"] is not None:
-                bad.setdefault(int(case["index"]), (case["column"] or "row", str(case["check"])))
-        for index, (column, check) in sorted(bad.items()):
-            row = rows[index]
-            refused.append(Quarantined(source, row["source_file"], row["source_line"], row["record_id"], column,
-                                       f"schema check failed on {column}: {check}", row["_content"]))
-        keep = [i for i in range(len(rows)) if i not in bad]
-        frame = frame[keep] if keep else frame.clear()
-    return ParseResult(source=source, table=table, rows=frame, quarantined=refused, files=list(files or []))
-
-
-def merge(source: str, table: str, parts: list[ParseResult]) -> ParseResult:
-    frames = [p.rows for p in parts if p.rows.height]
-    rows = pl.concat(frames) if frames else parts[0].rows.clear()
-    return ParseResult(source, table, rows, [q for p in parts for q in p.quarantined],
-                       [f for p in parts for f in p.files])
-
-
-def read_json(path: Path, source: str, refused: list[Quarantined]) -> tuple[Any, FileRead]:
-    """Load one export file; an unreadable one is quarantined whole (returns None)."""
-    data = path.read_bytes()
-    read = FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0)
-    text = data.decode("utf-8-sig", errors="replace")
-    try:
-        return json.loads(text), read
-    except ValueError as exc:
-        refused.append(Quarantined(source, str(path), None, None, None, f"unreadable JSON: {exc}",
-                                   f"sha256:{read.sha256}\n{text[:4000]}"))
-        return None, read
-
-
-def record(source: str, file_path: str, position: int, raw: Any) -> dict[str, Any]:
-    return {"source_file": file_path, "source_line": position, "_content": json.dumps(raw, sort_keys=True, default=str)}
-
-
-def utc_date(at: datetime) -> date:
-    return at.astimezone(UTC).date()
-
-
-# ============================================================================ Genetec
+from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.vendor_parsing import (
+    MAPPING_FILE,
+    Mapping,
+    RecordError,
+    Sightings,
+    alarm_source_ref,
+    check_response,
+    classify_name,
+    extra_json,
+    file_kind,
+    finish,
+    guid_text,
+    id_text,
+    load_mapping,
+    merge,
+    optional_utc,
+    parse_utc,
+    read_json,
+    record,
+    refuse,
+    snapshot_date,
+    utc_date,
+)
 
 SOURCE = "genetec"
 
-# Genetec TriggerEvent (EventType name) -> our classification. Names marked (?) in
-# docs/connectors/genetec.md are assumed. Manual alarms (`None`) and anything else fall
-# back to the alarm entity's name (NAME_KEYWORDS); an alarm neither classifies is refused.
+# Genetec's EventType enum, the values billing meets (as published in the SDK's enum; a public
+# copy: lucasquintanilla/Genetec.WebSdk Enums/EventType.cs). Report rows send the integer.
+EVENT_TYPE_NAMES = {
+    0: "None", 2: "AlarmTriggered", 8: "CameraMotionOn", 9: "CameraMotionOff", 20: "UserLoggedOn",
+    24: "DoorOpenedForTooLong", 27: "DoorOpen", 28: "DoorClose", 29: "DoorForcedOpen", 35: "AccessGranted",
+    36: "AccessRefused", 42: "DoorTamper", 514: "IntrusionAreaAlarmActivated", 1029: "VideoAnalyticsObjectCrossedLine",
+    1036: "VideoAnalyticsObjectLoitering", 1044: "VideoAnalyticsTampering", 1383: "CameraMotion",
+    2563: "IntrusionUnitTamper", 2819: "InputAlarmActive", 2820: "InputAlarmRestored",
+}
+# Genetec's EntityType enum (same source), for an /entity answer that sends the integer.
+ENTITY_TYPE_NAMES = {3: "Alarm", 5: "Area", 6: "Camera", 11: "Door", 19: "Unit", 20: "User"}
+ENTITY_DEVICE_TYPES = {"camera": "camera", "door": "door_reader", "unit": "panel"}
+
+# TriggerEvent name -> classification. What is not here (a manual alarm's `None`, an input
+# alarm whose meaning depends on what is wired to it) goes by sites.json `classifications`
+# (keyed by the integer, the name, the alarm GUID or the alarm's name), then by the alarm
+# entity's name (NAME_KEYWORDS); an alarm none of these classifies is refused.
 TRIGGER_EVENTS = {
     "DoorForcedOpen": "alarm_response",
-    "DoorOpenedTooLong": "alarm_response",
+    "DoorOpenedForTooLong": "alarm_response",
     "CameraMotion": "alarm_response",
-    "IntrusionDetected": "alarm_response",
-    "ObjectCrossedLine": "trespass",
-    "FireAlarm": "fire_alarm",
+    "CameraMotionOn": "alarm_response",
+    "IntrusionAreaAlarmActivated": "alarm_response",
+    "VideoAnalyticsObjectCrossedLine": "trespass",
+    "VideoAnalyticsObjectLoitering": "trespass",
 }
-# Genetec EventType name -> canonical device event type; unknown names are kept as `other`.
+# EventType name -> canonical device event type; anything else (after sites.json
+# `event_types`) is kept as `other`.
 EVENT_CODES = {
     "AccessGranted": "access_granted",
     "AccessRefused": "access_denied",
     "DoorForcedOpen": "door_forced",
-    "DoorOpenedTooLong": "door_held",
-    "DoorClosed": "door_closed",
+    "DoorOpenedForTooLong": "door_held",
+    "DoorClose": "door_closed",
+    "CameraMotionOn": "motion_start",
     "CameraMotion": "motion_start",
     "CameraMotionOff": "motion_end",
-    "FireAlarm": "fire_alarm",
-    "UnitTampered": "tamper",
+    "DoorTamper": "tamper",
+    "IntrusionUnitTamper": "tamper",
+    "VideoAnalyticsTampering": "tamper",
 }
-ENTITY_DEVICE_TYPES = {"camera": "camera", "door": "door_reader", "unit": "panel"}
+KINDS = ("entities", "entity", "alarms", "events")
 
 
-def _guid(value: Any) -> str | None:
+def enum_name(value: Any, names: dict[int, str]) -> str | None:
+    """An enum as the SDK sends it (integer, digit string or name) -> its name; an integer
+    not in the table stays its digits."""
     text = id_text(value)
-    return text.lower() if text else None
+    if text is None:
+        return None
+    if text.lstrip("-").isdigit():
+        return names.get(int(text), text)
+    return text
+
+
+def utc(value: Any, fld: str):
+    return parse_utc(value, fld, naive_is_utc=True)
+
+
+def optional(value: Any, fld: str):
+    return optional_utc(value, fld, naive_is_utc=True)
 
 
 def report_rows(data: Any, path: str, source: str, refused: list[Quarantined]) -> list[Any]:
-    """The rows of one `{"Rsp": ...}` answer. `Fail` refuses the file; `TooManyResults`
-    keeps the rows and records that the report was cut short, so nobody takes a truncated
-    export for a complete one."""
+    """The rows of one `{"Rsp": ...}` answer (an /entity answer for one entity is an object: a
+    list of one). `Fail` refuses the file; `TooManyResults` keeps the rows and records that
+    the report was cut short, so nobody takes a truncated export for a complete one."""
     rsp = data.get("Rsp") if isinstance(data, dict) else None
     if not isinstance(rsp, dict):
-        refused.append(Quarantined(source, path, None, None, "Rsp", "not a Web SDK report answer: no Rsp",
+        refused.append(Quarantined(source, path, None, None, "Rsp", "not a Web SDK answer: no Rsp",
                                    json.dumps(data, default=str)[:4000]))
         return []
     status = str(rsp.get("Status") or "")
@@ -346,8 +137,10 @@ def report_rows(data: Any, path: str, source: str, refused: list[Quarantined]) -
                                    f"report failed: SdkErrorCode {err.get('SdkErrorCode')} {err.get('Message', '')}",
                                    json.dumps(rsp, default=str)[:4000]))
         return []
+    if isinstance(result, dict):
+        result = [result]
     if not isinstance(result, list):
-        refused.append(Quarantined(source, path, None, None, "Result", "report Result is not a list",
+        refused.append(Quarantined(source, path, None, None, "Result", "answer Result is not a list",
                                    json.dumps(rsp, default=str)[:4000]))
         return []
     if status == "TooManyResults":
@@ -359,41 +152,60 @@ def report_rows(data: Any, path: str, source: str, refused: list[Quarantined]) -
 
 @dataclass
 class Entities:
-    """Every entity of the EntityConfiguration report by lower-cased GUID."""
+    """The details of every entity (from /entity answers) by lower-cased GUID."""
 
     by_guid: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def site_of(self, guid: Any, mapping: Mapping, fld: str) -> str:
-        key = _guid(guid)
-        if key is None:
-            raise RecordError(fld, f"missing {fld}")
-        entity = self.by_guid.get(key)
-        if entity is None:
-            raise RecordError(fld, f"unknown site: entity {key} is not in the entity configuration export")
-        return mapping.site(entity.get("Area"), f"area of entity {key}", fld)
+    def add(self, item: Any) -> None:
+        guid = guid_text(item.get("Guid")) if isinstance(item, dict) else None
+        if guid and len(item) > 1:  # a bare {"Guid"} row of EntityConfiguration has no details
+            self.by_guid.setdefault(guid, {}).update(item)
 
     def name(self, guid: Any) -> str | None:
-        entity = self.by_guid.get(_guid(guid) or "")
+        entity = self.by_guid.get(guid_text(guid) or "")
         return entity.get("Name") if entity else None
+
+    def kind(self, guid: Any) -> str | None:
+        entity = self.by_guid.get(guid_text(guid) or "")
+        return enum_name(entity.get("EntityType"), ENTITY_TYPE_NAMES) if entity else None
+
+    def describe(self, guid: str) -> str:
+        kind, name = self.kind(guid), self.name(guid)
+        return f"{(kind or 'entity').lower()} {guid}" + (f" ({name})" if name else "")
+
+
+def site_of(guid: Any, mapping: Mapping, entities: Entities, fld: str, *also: Any) -> str:
+    """An entity's site: sites.json `entities` (or `sites`) for the entity, else for the
+    related entities in `also` (an access event's unit)."""
+    key = guid_text(guid)
+    if key is None:
+        raise RecordError(fld, f"missing {fld}")
+    site = mapping.site_of(key, *[guid_text(a) for a in also if guid_text(a)])
+    if site is None:
+        related = "".join(f" nor its unit {guid_text(a)}" for a in also if guid_text(a))
+        raise RecordError(fld, f"no area mapping for {entities.describe(key)}{related}: Genetec sends no area on "
+                               f"an entity; map it in {MAPPING_FILE} `entities`")
+    return site
 
 
 def parse_folder(folder: Path) -> list[ParseResult]:
-    """Every report answer in `folder` -> [incidents, device_events, devices]."""
+    """Every answer in `folder` -> [incidents, device_events, devices]."""
     folder = Path(folder)
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {"entities": [], "alarms": [], "events": []}
-    files: dict[str, list[FileRead]] = {"entities": [], "alarms": [], "events": []}
+    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
+    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
+    sightings = Sightings()
     for path in sorted(folder.rglob("*.json")):
         if path.name == MAPPING_FILE:
             continue
-        kind = next((k for k in kinds if path.name.lower().startswith(k)), None)
+        kind = file_kind(path, KINDS)
         data, read = read_json(path, source, refused)
         if kind is None:
             refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected entities*, alarms* or events*.json",
-                                       f"sha256:{read.sha256}"))
+                                       "unrecognised export file: expected entities*, entity*, alarms* or "
+                                       "events*.json", f"sha256:{read.sha256}"))
             files["events"].append(read)
             continue
         files[kind].append(read)
@@ -402,64 +214,86 @@ def parse_folder(folder: Path) -> list[ParseResult]:
         rows = report_rows(data, str(path), source, refused)
         read.rows_read = len(rows)
         kinds[kind].extend((str(path), n, item) for n, item in enumerate(rows, start=1))
-    devices, entities = parse_entities(kinds["entities"], mapping, source)
+        if kind == "entities":
+            sightings.add(snapshot_date(path), [g for g in (guid_text(r.get("Guid")) for r in rows
+                                                            if isinstance(r, dict)) if g])
+    devices, entities = parse_entities(kinds["entities"] + kinds["entity"], mapping, source,
+                                       first_seen=sightings.first_seen, last_active=sightings.last_active)
     incidents, alarm_events = parse_alarms(kinds["alarms"], entities, mapping, source)
     events = parse_events(kinds["events"], entities, mapping, source)
-    devices.files, incidents.files, events.files = files["entities"], files["alarms"], files["events"]
+    devices.files = files["entities"] + files["entity"]
+    incidents.files, events.files = files["alarms"], files["events"]
     events = merge(source, "device_events", [events, alarm_events])
     events.quarantined[:0] = refused
     return [incidents, events, devices]
 
 
-def parse_entities(items: list[tuple[str, int, Any]], mapping: Mapping,
-                   source: str = SOURCE) -> tuple[ParseResult, Entities]:
-    """Cameras, doors and units become devices; areas, alarms and users only feed lookups.
-    Other entity types (cardholders, partitions...) are not billing data and are skipped."""
+def parse_entities(items: list[tuple[str, int, Any]], mapping: Mapping, source: str = SOURCE, *,
+                   first_seen: Callable[[str], date | None] = lambda _: None,
+                   last_active: Callable[[str], date | None] = lambda _: None) -> tuple[ParseResult, Entities]:
+    """Entity rows (EntityConfiguration GUIDs and /entity details alike) -> devices for the
+    cameras, doors and units; areas, alarms and users only feed lookups, other types are not
+    billing data. Installed: `CreatedOn` (a property of every entity), else the first inventory
+    snapshot that listed it; removed: the day before the first snapshot that no longer does."""
     entities = Entities()
     for _, _, item in items:
-        if isinstance(item, dict) and _guid(item.get("Guid")):
-            entities.by_guid[_guid(item.get("Guid"))] = item  # type: ignore[index]
+        entities.add(item)
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
+    done: set[str] = set()
     for file_path, position, item in items:
-        base = record(source, file_path, position, item)
-        guid = _guid(item.get("Guid")) if isinstance(item, dict) else None
+        guid = guid_text(item.get("Guid")) if isinstance(item, dict) else None
         try:
             if not isinstance(item, dict):
                 raise RecordError(None, "row is not a JSON object")
-            kind = ENTITY_DEVICE_TYPES.get(str(item.get("EntityType") or "").lower())
-            if kind is None:
-                continue
             if guid is None:
                 raise RecordError("Guid", "missing Guid")
-            created = parse_utc(item.get("CreatedOn"), "CreatedOn", require="Z")
-            removed = optional_utc(item.get("DeletedOn"), "DeletedOn", require="Z")
-            rows.append({**base, "record_id": guid, "site_id": entities.site_of(guid, mapping, "Area"),
-                         "device_type": kind, "active_from": utc_date(created),
-                         "active_to": utc_date(removed) if removed else None, "vendor_ref": str(item["Guid"]),
-                         "extra": extra_json(item, {"Guid", "CreatedOn", "DeletedOn"})})
+            if guid in done:
+                continue
+            details = entities.by_guid.get(guid)
+            if details is None:
+                done.add(guid)
+                raise RecordError("Guid", f"entity {guid} is listed by EntityConfiguration but no /entity answer "
+                                          "(entity*.json) gives its details: type and site unknown")
+            if len(item) == 1:
+                continue
+            kind = ENTITY_DEVICE_TYPES.get(str(entities.kind(guid) or "").lower())
+            if kind is None:
+                continue
+            done.add(guid)
+            created = optional(details.get("CreatedOn"), "CreatedOn")
+            active_from = utc_date(created) if created else first_seen(guid)
+            if active_from is None:
+                raise RecordError("CreatedOn", f"no install date for {entities.describe(guid)}: no CreatedOn and no "
+                                               "dated inventory snapshot (entities_<yyyy-mm-dd>.json) lists it")
+            rows.append({**record(source, file_path, position, details), "record_id": guid,
+                         "site_id": site_of(guid, mapping, entities, "Guid"), "device_type": kind,
+                         "active_from": active_from, "active_to": last_active(guid),
+                         "vendor_ref": str(details["Guid"]), "extra": extra_json(details, {"Guid", "CreatedOn"})})
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, position, guid, exc.field, exc.reason, base["_content"]))
+            refused.append(refuse(source, file_path, position, guid, exc, item))
     return finish(source, "devices", rows, refused), entities
 
 
-def classify_alarm(item: dict[str, Any], entities: Entities) -> str:
-    trigger = str(item.get("TriggerEvent") or "")
-    if trigger in TRIGGER_EVENTS:
-        return TRIGGER_EVENTS[trigger]
+def classify_alarm(item: dict[str, Any], entities: Entities, mapping: Mapping) -> str:
+    code = id_text(item.get("TriggerEvent"))
+    trigger = enum_name(code, EVENT_TYPE_NAMES)
     name = entities.name(item.get("Alarm"))
-    by_name = classify_name(name)
-    if by_name:
-        return by_name
-    raise RecordError("TriggerEvent", f"cannot classify alarm: TriggerEvent {trigger or None!r} is not in the code "
-                                      f"table and alarm name {name!r} matches no keyword")
+    found = (mapping.classification(code, trigger, guid_text(item.get("Alarm")), name)
+             or TRIGGER_EVENTS.get(trigger or "") or classify_name(name))
+    if found:
+        return found
+    raise RecordError("TriggerEvent", f"cannot classify alarm: TriggerEvent {code} ({trigger}) is in no "
+                                      f"classification table and alarm {guid_text(item.get('Alarm'))} ({name!r}) "
+                                      f"matches no keyword; add it to {MAPPING_FILE} `classifications`")
 
 
 def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping: Mapping,
                  source: str = SOURCE) -> tuple[ParseResult, ParseResult]:
     """Alarm activity rows -> (incidents, alarm_triggered events). A response runs from
-    InvestigatedTime (a guard took the alarm) to AckedTime (closed); an alarm without both
-    has no response yet and is kept as evidence only."""
+    InvestigatedTime (someone took the alarm) to AckedTime (closed); an alarm without both
+    (nulls, or .NET's empty 0001-01-01 as the SDK fills them) has no response yet and is
+    kept as evidence only."""
     incidents: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
@@ -472,32 +306,34 @@ def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping:
             record_id = id_text(item.get("InstanceId"))
             if record_id is None:
                 raise RecordError("InstanceId", "missing InstanceId")
-            site_id = entities.site_of(item.get("TriggerEntity"), mapping, "TriggerEntity")
-            opened = parse_utc(item.get("TriggerTime"), "TriggerTime", require="Z")
-            investigated = optional_utc(item.get("InvestigatedTime"), "InvestigatedTime", require="Z")
-            acked = optional_utc(item.get("AckedTime"), "AckedTime", require="Z")
-            used = {"InstanceId", "TriggerTime", "InvestigatedTime", "AckedTime"}
+            opened = utc(item.get("TriggerTime"), "TriggerTime")
+            site_id = site_of(item.get("TriggerEntity"), mapping, entities, "TriggerEntity")
+            investigated = optional(item.get("InvestigatedTime"), "InvestigatedTime")
+            acked = optional(item.get("AckedTime"), "AckedTime")
+            alarm_name = entities.name(item.get("Alarm"))
             if investigated is None or acked is None:
                 # only what never changes while the alarm is open, so the same open alarm
                 # pulled twice is the same record, not a new version
                 static = {k: item.get(k) for k in ("Alarm", "TriggerEntity", "TriggerEvent", "Priority")}
                 events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id,
-                               "device_id": _guid(item.get("TriggerEntity")), "event_type": "alarm_triggered",
+                               "device_id": guid_text(item.get("TriggerEntity")), "event_type": "alarm_triggered",
                                "occurred_at": opened, "incident_ref": alarm_source_ref(source, record_id),
-                               "vendor_ref": record_id,
-                               "extra": extra_json(static, set(), AlarmName=entities.name(item.get("Alarm")))})
+                               "vendor_ref": record_id, "extra": extra_json(static, set(), AlarmName=alarm_name)})
                 continue
             check_response(investigated, acked, "AckedTime")
             incidents.append({
-                **base, "record_id": record_id, "site_id": site_id, "classification": classify_alarm(item, entities),
+                **base, "record_id": record_id, "site_id": site_id,
+                "classification": classify_alarm(item, entities, mapping),
                 "response_started_at": investigated, "response_ended_at": acked,
-                "responder_guard_id": mapping.guard(item.get("InvestigatedBy")), "opened_at": opened,
-                "description": id_text(item.get("DynamicContext")) or entities.name(item.get("Alarm")),
+                "responder_guard_id": mapping.guard(guid_text(item.get("InvestigatedBy"))), "opened_at": opened,
+                "description": id_text(item.get("DynamicContext")) or alarm_name,
                 "source_ref": alarm_source_ref(source, record_id), "vendor_ref": record_id,
-                "extra": extra_json(item, used, AlarmName=entities.name(item.get("Alarm"))),
+                "extra": extra_json(item, {"InstanceId", "TriggerTime", "InvestigatedTime", "AckedTime"},
+                                    AlarmName=alarm_name,
+                                    TriggerEventName=enum_name(item.get("TriggerEvent"), EVENT_TYPE_NAMES)),
             })
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, base["_content"]))
+            refused.append(refuse(source, file_path, position, record_id, exc, item))
     return finish(source, "incidents", incidents, refused), finish(source, "device_events", events, [])
 
 
@@ -511,23 +347,29 @@ def event_record_id(item: dict[str, Any]) -> str:
     return "ev-" + hashlib.sha256(event_key(item).encode()).hexdigest()[:24]
 
 
+def event_type_of(item: dict[str, Any], mapping: Mapping) -> str:
+    code = id_text(item.get("EventType"))
+    name = enum_name(code, EVENT_TYPE_NAMES)
+    return mapping.event_type(code, name) or EVENT_CODES.get(name or "", "other")
+
+
 def parse_events(items: list[tuple[str, int, Any]], entities: Entities, mapping: Mapping,
                  source: str = SOURCE) -> ParseResult:
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
     for file_path, position, item in items:
-        base = record(source, file_path, position, item)
         record_id = None
         try:
             if not isinstance(item, dict):
                 raise RecordError(None, "row is not a JSON object")
             record_id = event_record_id(item)
-            occurred = parse_utc(item.get("Timestamp"), "Timestamp", require="Z")
-            site_id = entities.site_of(item.get("Source"), mapping, "Source")
-            rows.append({**base, "record_id": record_id, "site_id": site_id, "device_id": _guid(item.get("Source")),
-                         "event_type": EVENT_CODES.get(str(item.get("EventType") or ""), "other"),
+            occurred = utc(item.get("Timestamp"), "Timestamp")
+            site_id = site_of(item.get("Source"), mapping, entities, "Source", item.get("Unit"))
+            rows.append({**record(source, file_path, position, item), "record_id": record_id, "site_id": site_id,
+                         "device_id": guid_text(item.get("Source")), "event_type": event_type_of(item, mapping),
                          "occurred_at": occurred, "incident_ref": None, "vendor_ref": event_key(item),
-                         "extra": extra_json(item, {"Timestamp", "Source"})})
+                         "extra": extra_json(item, {"Timestamp", "Source"},
+                                             EventTypeName=enum_name(item.get("EventType"), EVENT_TYPE_NAMES))})
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, base["_content"]))
+            refused.append(refuse(source, file_path, position, record_id, exc, item))
     return finish(source, "device_events", rows, refused)

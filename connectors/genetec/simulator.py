@@ -1,41 +1,50 @@
-"""Genetec Security Center exports for the simulated world (connectors/simulator/world.py).
+"""Genetec Security Center exports for the simulated world (connectors/simulator/world.py), in the
+shapes the Web SDK really answers (see connectors/genetec/parser.py).
 
 The world decides which systems a site runs (`Site.video_vendor`, `Site.access_vendor`);
 Genetec is both a video and an access system, so this writer renders every Genetec device
 (cameras of Genetec video sites, doors and units of Genetec access sites), their events,
-and the alarms of incidents Genetec raised: an incident belongs to the system of its
-trigger device, or to the site's video system when nothing triggered it (a medical call
-raised by an operator on a camera). That is the rule the generic incidents CSV uses for
-`source_ref`, so each incident appears in exactly one vendor export.
+and the alarms of incidents Genetec raised (`World.incident_vendor`), the rule the generic
+incidents CSV uses for `source_ref`, so each incident appears in exactly one vendor export.
 
 Derived here (the world has no such thing): Genetec areas (one per site), users (one per
-guard plus a dispatch operator), alarm entities and cardholder GUIDs, all uuid5 of our
-ids so every run writes the same bytes."""
+guard plus a dispatch operator), alarm entities and cardholder GUIDs, all uuid5 of our ids
+so every run writes the same bytes; the time of day of each device's `CreatedOn`. What a
+deployment configures (sites.json): every device GUID's site, user GUIDs of guards, and that
+an input alarm (InputAlarmActive) on this company's units is a fire panel."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.genetec.parser import MAPPING_FILE, SOURCE, event_record_id
+from connectors.genetec.parser import SOURCE, event_record_id
+from connectors.vendor_parsing import MAPPING_FILE, Mapping
 
 NAMESPACE = uuid.UUID("6d0f0a8e-3c1b-4f55-9a5e-0b1d2c3e4f50")
 ENTITY_TYPES = {"camera": "Camera", "door_reader": "Door", "panel": "Unit"}
-EVENT_NAMES = {"motion_start": "CameraMotion", "motion_end": "CameraMotionOff", "access_granted": "AccessGranted",
-               "access_denied": "AccessRefused", "door_forced": "DoorForcedOpen", "door_held": "DoorOpenedTooLong",
-               "door_closed": "DoorClosed", "fire_alarm": "FireAlarm", "tamper": "UnitTampered"}
-# (classification, trigger device type) -> (TriggerEvent, alarm entity name)
+# canonical event type -> Genetec EventType integer (CameraMotionOn, CameraMotionOff, AccessGranted,
+# AccessRefused, DoorForcedOpen, DoorOpenedForTooLong, DoorClose, InputAlarmActive, DoorTamper)
+EVENT_CODES = {"motion_start": 8, "motion_end": 9, "access_granted": 35, "access_denied": 36, "door_forced": 29,
+               "door_held": 24, "door_closed": 28, "fire_alarm": 2819, "tamper": 42}
+INPUT_ALARM_ACTIVE = 2819
+# (classification, trigger device type) -> (TriggerEvent integer, alarm entity name); manual
+# alarms have TriggerEvent 0 (None) and are classified by the alarm's name.
 ALARM_KINDS = {
-    ("alarm_response", "camera"): ("CameraMotion", "Motion detected"),
-    ("alarm_response", "door_reader"): ("DoorForcedOpen", "Forced door"),
-    ("trespass", "camera"): ("ObjectCrossedLine", "Perimeter line crossing"),
-    ("fire_alarm", "panel"): ("FireAlarm", "Fire panel alarm"),
-    ("medical", None): ("None", "Medical emergency"),
+    ("alarm_response", "camera"): (1383, "Motion detected"),
+    ("alarm_response", "door_reader"): (29, "Forced door"),
+    ("trespass", "camera"): (1029, "Perimeter line crossing"),
+    ("fire_alarm", "panel"): (INPUT_ALARM_ACTIVE, "Fire panel alarm"),
+    ("medical", None): (0, "Medical emergency"),
 }
+ACKNOWLEDGED_STATE = 2  # AlarmState as the report's byte column; kept in `extra`, never interpreted
+WINDOWS_ZONES = {"America/New_York": "Eastern Standard Time", "America/Chicago": "Central Standard Time",
+                 "America/Denver": "Mountain Standard Time", "America/Los_Angeles": "Pacific Standard Time",
+                 "America/Phoenix": "US Mountain Standard Time"}
 
 
 def gid(kind: str, key: str) -> str:
@@ -43,22 +52,22 @@ def gid(kind: str, key: str) -> str:
 
 
 def ts(at: datetime) -> str:
-    """Genetec writes UTC with a `Z` and milliseconds."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The SDK's UTC time: `Z`, and the fraction with its trailing zeros trimmed (none at all
+    on a whole second)."""
+    text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    return text + "Z"
 
 
-def day_start(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00.000Z"
+def created_on(guid: str, day: date) -> str:
+    """A device's CreatedOn: its install day at a time of day that is the GUID's own."""
+    seed = uuid.UUID(guid).int
+    at = datetime(day.year, day.month, day.day, 8 + seed % 10, seed // 10 % 60, seed // 600 % 60,
+                  seed // 36000 % 100 * 10000, tzinfo=UTC)
+    return ts(at)
 
 
 def genetec_devices(world: Any) -> list[Any]:
     return [d for d in world.devices if d.vendor == SOURCE]
-
-
-def incident_vendor(world: Any, incident: Any) -> str:
-    if incident.trigger_device_id:
-        return world.device(incident.trigger_device_id).vendor
-    return world.site(incident.site_id).video_vendor
 
 
 def _trigger(world: Any, incident: Any) -> Any:
@@ -70,41 +79,56 @@ def _trigger(world: Any, incident: Any) -> Any:
 
 
 def _entities(world: Any) -> list[dict[str, Any]]:
+    """What `/entity` answers for every entity ever configured: GUID, name, type, logical id,
+    CreatedOn (areas, users and alarms have no billing dates; their CreatedOn is left out)."""
     devices = genetec_devices(world)
-    site_ids = sorted({d.site_id for d in devices})
     rows: list[dict[str, Any]] = []
-    for sid in site_ids:
-        rows.append({"Guid": gid("area", sid), "Name": world.site(sid).name, "EntityType": "Area"})
+    for sid in sorted({d.site_id for d in devices}):
+        rows.append({"Guid": gid("area", sid), "Name": world.site(sid).name, "EntityType": "Area", "LogicalId": None})
     for g in world.guards:
         rows.append({"Guid": gid("user", g.guard_id), "Name": f"{g.first_name[0].lower()}{g.last_name.lower()}",
-                     "EntityType": "User"})
-    rows.append({"Guid": gid("user", "dispatch"), "Name": "dispatch", "EntityType": "User"})
+                     "EntityType": "User", "LogicalId": None})
+    rows.append({"Guid": gid("user", "dispatch"), "Name": "dispatch", "EntityType": "User", "LogicalId": None})
     for _, name in sorted(ALARM_KINDS.values()):
-        rows.append({"Guid": gid("alarm", name), "Name": name, "EntityType": "Alarm"})
+        rows.append({"Guid": gid("alarm", name), "Name": name, "EntityType": "Alarm", "LogicalId": None})
     for n, d in enumerate(devices, start=1):
         rows.append({"Guid": d.vendor_ref, "Name": f"{d.name} - {world.site(d.site_id).name}",
-                     "EntityType": ENTITY_TYPES[d.device_type], "LogicalId": n, "Area": gid("area", d.site_id),
-                     "CreatedOn": day_start(d.active_from),
-                     "DeletedOn": day_start(d.active_to) if d.active_to else None})
+                     "EntityType": ENTITY_TYPES[d.device_type], "LogicalId": n,
+                     "CreatedOn": created_on(d.vendor_ref, d.active_from)})
     return rows
+
+
+def _snapshot_days(world: Any) -> list[date]:
+    """The days the integrator's daily EntityConfiguration job saw the inventory change (the
+    unchanged days' snapshots are not kept): each install and the day after each removal."""
+    devices = genetec_devices(world)
+    days = {d.active_from for d in devices} | {d.active_to + timedelta(days=1) for d in devices if d.active_to}
+    return sorted(day for day in days if day <= world.end + timedelta(days=1))
+
+
+def _snapshot(world: Any, entities: list[dict[str, Any]], day: date) -> list[dict[str, str]]:
+    """EntityConfiguration as answered on `day`: the GUIDs of what existed then, nothing else."""
+    devices = {d.vendor_ref: d for d in genetec_devices(world)}
+    return [{"Guid": e["Guid"]} for e in entities
+            if e["Guid"] not in devices or devices[e["Guid"]].active_on(day)]
 
 
 def _alarms(world: Any) -> list[dict[str, Any]]:
     rows = []
     for inc in world.incidents:
-        if incident_vendor(world, inc) != SOURCE:
+        if world.incident_vendor(inc) != SOURCE:
             continue
         trigger = _trigger(world, inc)
         kind = ALARM_KINDS.get((inc.classification, trigger.device_type if inc.trigger_device_id else None))
-        event, name = kind or ("None", inc.classification.replace("_", " ").title())
+        event, name = kind or (0, inc.classification.replace("_", " ").title())
         user = gid("user", inc.responder_guard_id or "dispatch")
         rows.append({
             "InstanceId": int(inc.alarm_ref), "Alarm": gid("alarm", name), "TriggerEntity": trigger.vendor_ref.upper(),
             "TriggerEvent": event, "TriggerTime": ts(inc.opened_at), "CreationTime": ts(inc.opened_at),
             "InvestigatedBy": user, "InvestigatedTime": ts(inc.response_started_at),
-            "AckedTime": ts(inc.response_ended_at), "AckedBy": user, "AckReason": "Resolved",
-            "ExternalInstanceId": None, "State": "Acknowledged", "HasSourceCondition": False,
-            "Priority": inc.priority, "DynamicContext": inc.description,
+            "AckedTime": ts(inc.response_ended_at), "AckedBy": user, "AckReason": 0, "ExternalInstanceId": 0,
+            "State": ACKNOWLEDGED_STATE, "HasSourceCondition": False, "Priority": inc.priority,
+            "DynamicContext": inc.description, "OfflinePeriod": 0,
         })
     return rows
 
@@ -115,91 +139,101 @@ def _events(world: Any) -> list[dict[str, Any]]:
     rows = []
     for ev in world.device_events:
         d = devices.get(ev.device_id)
-        if d is None or ev.event_type not in EVENT_NAMES:
+        if d is None or ev.event_type not in EVENT_CODES:
             continue
+        door = d.device_type == "door_reader"
+        zone = world.site(d.site_id).timezone
         rows.append({
-            "Timestamp": ts(ev.occurred_at), "EventType": EVENT_NAMES[ev.event_type], "Source": d.vendor_ref,
-            "Unit": panels.get(d.site_id) if d.device_type == "door_reader" else None,
-            "AccessPoint": d.vendor_ref if d.device_type == "door_reader" else None,
+            "Timestamp": ts(ev.occurred_at), "EventType": EVENT_CODES[ev.event_type], "Source": d.vendor_ref,
+            "Unit": panels.get(d.site_id) if door else None, "AccessPoint": None, "AccessPointGroup": None,
+            "Credential": gid("credential", ev.guard_id) if ev.guard_id else None, "Credential2": None,
+            "Device": None, "CustomEventMessage": None,
             "Cardholder": gid("cardholder", ev.guard_id) if ev.guard_id else None,
-            "TimeZone": world.site(d.site_id).timezone, "OccurrencePeriod": "None",
+            "TimeZone": WINDOWS_ZONES.get(zone, zone), "OccurrencePeriod": 0,
         })
     return rows
 
 
 def mapping(world: Any) -> dict[str, Any]:
-    """`sites.json`: area GUID -> site id, user GUID -> guard id (the dispatch operator is
-    deliberately absent: an alarm it handled has no responding guard)."""
-    sites = sorted({d.site_id for d in genetec_devices(world)})
-    return {"sites": {gid("area", s): s for s in sites},
-            "guards": {gid("user", g.guard_id): g.guard_id for g in world.guards}}
+    """`sites.json`: each device GUID's site (Genetec sends no area on a device), user GUID ->
+    guard id (the dispatch operator is deliberately absent: an alarm it handled has no
+    responding guard), and this deployment's meaning of an input alarm on a unit."""
+    return {"entities": {d.vendor_ref: d.site_id for d in genetec_devices(world)},
+            "guards": {gid("user", g.guard_id): g.guard_id for g in world.guards},
+            "event_types": {str(INPUT_ALARM_ACTIVE): "fire_alarm"}}
 
 
-def site_map(world: Any):
-    from connectors.genetec.parser import Mapping
-
+def site_map(world: Any) -> Mapping:
     m = mapping(world)
-    return Mapping({k.lower(): v for k, v in m["sites"].items()}, {k.lower(): v for k, v in m["guards"].items()})
+    return Mapping(entities={k.lower(): v for k, v in m["entities"].items()},
+                   guards={k.lower(): v for k, v in m["guards"].items()},
+                   event_types=dict(m["event_types"]))
 
 
 def records_for_server(world: Any) -> dict[str, Any]:
-    """Keyword arguments for FakeWebSdk: entities, alarm activity and events (clean)."""
-    return {"entities": _entities(world), "alarms": _alarms(world), "events": _events(world)}
+    """Keyword arguments for FakeWebSdk: the configuration as it stands at the world's end
+    (devices removed before then are gone), alarm activity and events (clean)."""
+    entities = _entities(world)
+    current = {e["Guid"] for e in _snapshot(world, entities, world.end)}
+    return {"entities": [e for e in entities if e["Guid"] in current], "alarms": _alarms(world),
+            "events": _events(world)}
 
 
-def _rsp(rows: list[dict[str, Any]]) -> str:
+def _rsp(rows: Any) -> str:
     return json.dumps({"Rsp": {"Status": "Ok", "Result": rows}}, indent=1)
 
 
 def write_exports(world: Any, folder: Path) -> dict[str, Any]:
-    """Write `sites.json`, `entities.json`, `alarms_<yyyy-mm>.json` and `events_<yyyy-mm>.json`
+    """Write `sites.json`, `entities_<yyyy-mm-dd>.json` (GUID snapshots), `entity_details.json`
+    (the /entity answer for every entity), `alarms_<yyyy-mm>.json` and `events_<yyyy-mm>.json`
     (UTC months) into `folder`, planting three bad records appended to the last month's
     files. Returns files, clean record counts and the planted records (file, line =
     position in the Result list, field, reason fragment)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    server = records_for_server(world)
+    entities = _entities(world)
+    alarms, events = _alarms(world), _events(world)
     files: dict[str, str] = {MAPPING_FILE: json.dumps(mapping(world), indent=1, sort_keys=True),
-                             "entities.json": _rsp(server["entities"])}
+                             "entity_details.json": _rsp(entities)}
+    for day in _snapshot_days(world):
+        files[f"entities_{day.isoformat()}.json"] = _rsp(_snapshot(world, entities, day))
     months: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"alarms": [], "events": []})
-    for row in server["alarms"]:
+    for row in alarms:
         months[row["TriggerTime"][:7]]["alarms"].append(row)
-    for row in server["events"]:
+    for row in events:
         months[row["Timestamp"][:7]]["events"].append(row)
     if not months:
         months[world.end.isoformat()[:7]]
     last = max(months)
     planted: list[dict[str, Any]] = []
-    template = (server["alarms"] or [None])[len(server["alarms"]) // 2]
+    template = (alarms or [None])[len(alarms) // 2]
     if template is not None:
-        alarms = months[last]["alarms"]
-        no_zone = dict(template, InstanceId=template["InstanceId"] + 900000,
-                       TriggerTime=template["TriggerTime"].rstrip("Z"))
-        alarms.append(no_zone)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(alarms), str(no_zone["InstanceId"]),
-                                "TriggerTime", "is not UTC", "incidents"))
+        rows = months[last]["alarms"]
+        empty = dict(template, InstanceId=template["InstanceId"] + 900000, TriggerTime="0001-01-01T00:00:00Z")
+        rows.append(empty)
+        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), str(empty["InstanceId"]),
+                                "TriggerTime", ".NET's empty date", "incidents"))
         no_id = {k: v for k, v in template.items() if k != "InstanceId"}
-        alarms.append(no_id)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(alarms), None, "InstanceId",
+        rows.append(no_id)
+        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), None, "InstanceId",
                                 "missing InstanceId", "incidents"))
-    if server["events"]:
-        events = months[last]["events"]
-        stray = dict(server["events"][-1], Source=gid("camera", "decommissioned"))
-        events.append(stray)
-        planted.append(_planted(folder, f"events_{last}.json", len(events), event_record_id(stray), "Source",
-                                "unknown site", "device_events"))
+    if events:
+        rows = months[last]["events"]
+        stray = dict(events[-1], Source=gid("camera", "decommissioned"), Unit=None)
+        rows.append(stray)
+        planted.append(_planted(folder, f"events_{last}.json", len(rows), event_record_id(stray), "Source",
+                                "no area mapping for entity", "device_events"))
     for month, kinds in sorted(months.items()):
         files[f"alarms_{month}.json"] = _rsp(kinds["alarms"])
         files[f"events_{month}.json"] = _rsp(kinds["events"])
-    for old in [*folder.glob("alarms_*.json"), *folder.glob("events_*.json")]:
+    for old in [*folder.glob("alarms_*.json"), *folder.glob("events_*.json"), *folder.glob("entit*.json")]:
         if old.name not in files:
             old.unlink()
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
-    devices = [r for r in server["entities"] if r["EntityType"] in ENTITY_TYPES.values()]
     return {"source": SOURCE, "folder": str(folder), "files": [str(folder / n) for n in sorted(files)],
-            "records": {"incidents": len(server["alarms"]), "device_events": len(server["events"]),
-                        "devices": len(devices)},
+            "records": {"incidents": len(alarms), "device_events": len(events),
+                        "devices": len(genetec_devices(world))},
             "planted": planted}
 
 

@@ -28,6 +28,7 @@ import polars as pl
 import yaml
 
 from connectors.base import FileRead, ParseResult, Quarantined, sha256_text
+from vigil import currency as currency_table
 
 SOURCE = "contracts"
 TABLE = "contract_documents"
@@ -53,7 +54,6 @@ _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -273,8 +273,8 @@ def _client(v: Validator, client: Any) -> None:
     if client.get("grouping") is not None:
         v.enum(client["grouping"], "client.grouping", GROUPINGS)
     currency = client.get("currency")
-    if currency is not None and v.text(currency, "client.currency") and not _CURRENCY.match(currency):
-        v.fail("client.currency", f"{currency!r} is not an ISO 4217 code (e.g. USD)")
+    if currency is not None and v.text(currency, "client.currency") and not currency_table.is_known(currency):
+        v.fail("client.currency", f"{currency!r} is not an active ISO 4217 currency code (e.g. USD)")
 
 
 def _sites(v: Validator, sites: Any) -> set[str]:
@@ -537,6 +537,9 @@ def _incidents(v: Validator, block: Any, path: str) -> None:
 
 
 def _recurring(v: Validator, items: Any, path: str, sites: set[str]) -> None:
+    """Two items with the same code, site, category and effective date would bill as one
+    (the later silently replacing the earlier), so the file is refused instead."""
+    seen: dict[tuple, int] = {}
     for i, item in enumerate(v.sequence(items, path)):
         at = f"{path}[{i}]"
         if v.mapping(item, at, ("code", "category", "site_id", "amount"), ("effective_from",)) is None:
@@ -548,11 +551,16 @@ def _recurring(v: Validator, items: Any, path: str, sites: set[str]) -> None:
         _site_ref(v, item, at, sites, required=False)
         if item.get("amount") is not None:
             v.decimal(item["amount"], f"{at}.amount")
-        if item.get("effective_from") is not None:
-            v.day(item["effective_from"], f"{at}.effective_from")
+        effective = v.day(item["effective_from"], f"{at}.effective_from") if item.get("effective_from") else None
+        identity = (str(item.get("code")), item.get("site_id"), item.get("category"), effective)
+        if identity in seen:
+            v.fail(f"{at}.code", f"same code, site_id, category and effective_from as {path}[{seen[identity]}]: "
+                                 "each would bill separately only if they differ")
+        seen.setdefault(identity, i)
 
 
 def _per_device(v: Validator, items: Any, path: str, sites: set[str]) -> None:
+    seen: dict[tuple, int] = {}
     for i, item in enumerate(v.sequence(items, path)):
         at = f"{path}[{i}]"
         if v.mapping(item, at, ("device_type", "monthly_fee"), ("site_id",)) is None:
@@ -562,6 +570,10 @@ def _per_device(v: Validator, items: Any, path: str, sites: set[str]) -> None:
         _site_ref(v, item, at, sites, required=False)
         if item.get("monthly_fee") is not None:
             v.decimal(item["monthly_fee"], f"{at}.monthly_fee")
+        identity = (str(item.get("device_type")), item.get("site_id"))
+        if identity in seen:
+            v.fail(f"{at}.device_type", f"same device_type and site_id as {path}[{seen[identity]}]")
+        seen.setdefault(identity, i)
 
 
 def _discounts(v: Validator, items: Any, path: str) -> None:

@@ -6,16 +6,20 @@ idle, so a 401 on a data call re-authenticates once and repeats the call. Timeou
 retries (429 honouring Retry-After, 5xx, connection errors) are the shared
 `connectors.http.RetryingHttp`.
 
-The cursor is the shared `connectors.http.Watermark` (newest event time plus the ids seen
-at that instant). The server is asked for `timestamp >= newest` (not `>`): an event
-logged later within the same second is still fetched, and the ids keep the boundary
-events from coming back twice. Logged events never change, so nothing holds it back."""
+The cursor holds two things. `events` is the shared `connectors.http.Watermark` (newest
+event time plus the ids seen at that instant): the server is asked for
+`timestamp >= newest` (not `>`), so an event logged later within the same second is
+still fetched and the ids keep the boundary events from coming back twice. `inventory`
+is the device snapshot state: OnGuard keeps no install date, so each pull is a snapshot
+dated the day it ran (UTC) and a device is active from the first pull that listed it
+until the last one that did, once a later pull no longer lists it (parser.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -111,13 +115,17 @@ class LenelClient:
             number += 1
 
     # --- pulls ------------------------------------------------------------------------------------
-    def pull(self, since_cursor: str | None, *, include_inventory: bool = True) -> tuple[list[ParseResult], str]:
-        """Events after the cursor (and, by default, the whole inventory: OnGuard has no change
-        cursor for readers and the raw store keeps one row per unchanged device)."""
+    def pull(self, since_cursor: str | None, *, include_inventory: bool = True,
+             today: date | None = None) -> tuple[list[ParseResult], str]:
+        """Events after the cursor and, by default, an inventory snapshot (OnGuard has no
+        change cursor for readers; the raw store keeps one row per unchanged device)."""
         try:
-            mark = Watermark.decode(since_cursor)
-        except ValueError as exc:
-            raise LenelError(str(exc)) from None
+            state = json.loads(since_cursor) if since_cursor else {}
+            if "events" not in state:  # a cursor of the events watermark alone
+                state = {"events": state}
+            mark = Watermark.decode(json.dumps(state["events"]) if state["events"] else None)
+        except (ValueError, TypeError) as exc:
+            raise LenelError(f"unreadable OpenAccess cursor {since_cursor!r}: {exc}") from None
         params: dict[str, Any] = {"order_by": "timestamp,serial_number"}
         if mark.high_water is not None:
             params["filter"] = f'timestamp >= "{plus00(mark.high_water)}"'
@@ -130,19 +138,44 @@ class LenelClient:
                  zip(events.rows["occurred_at"].to_list(), events.rows["record_id"].to_list(), strict=True)]
         events.rows = events.rows.filter(pl.Series(fresh, dtype=pl.Boolean))
         events.quarantined = [q for q in events.quarantined if q.record_id is None or q.record_id not in mark.seen]
-        cursor = mark.advance(item_key(raw) for _, _, raw in items).encode()
+        cursor = {"events": json.loads(mark.advance(item_key(raw) for _, _, raw in items).encode()),
+                  "inventory": state.get("inventory") or {}}
         results = [events]
         if include_inventory:
-            results.append(self.pull_inventory())
-        return results, cursor
+            devices, cursor["inventory"] = self.pull_inventory(cursor["inventory"], today)
+            results.append(devices)
+        return results, json.dumps(cursor, separators=(",", ":"), sort_keys=True)
 
-    def pull_inventory(self) -> ParseResult:
-        items: list[tuple[str, int, Any, str]] = []
+    def pull_inventory(self, state: dict[str, Any] | None = None,
+                       today: date | None = None) -> tuple[ParseResult, dict[str, Any]]:
+        """Today's snapshot of readers and panels, dated `today` (UTC), folded into the
+        sightings `state` of earlier pulls -> (devices, new state)."""
+        today = today or datetime.now(UTC).date()
+        state = state or {}
+        known = {record_id: parser.Sighting(record_id, entry["type"], date.fromisoformat(entry["first"]),
+                                            date.fromisoformat(entry["last"]), entry["file"], 1,
+                                            parser.lower_keys(entry["item"]), json.dumps(entry["item"], sort_keys=True))
+                 for record_id, entry in (state.get("devices") or {}).items()}
+        newest = {k: date.fromisoformat(v) for k, v in (state.get("newest") or {}).items()}
+        snapshots = []
         for type_name in INVENTORY_TYPES:
             for address, page in self.pages("/instances", {"type_name": type_name}):
-                for position, item in enumerate(page.get("item_list") or [], start=1):
-                    items.append((address, position, item, type_name))
-        return parser.parse_instance_items(items, self.sites, self.source)
+                snapshots.append(parser.Snapshot(today, address, page.get("item_list") or [], type_name))
+        current, current_newest, refused = parser.sightings(snapshots, self.source)
+        for record_id, sighting in current.items():
+            if record_id in known:
+                sighting.first_seen = min(known[record_id].first_seen, sighting.first_seen)
+            known[record_id] = sighting
+        newest.update(current_newest)
+        for type_name in INVENTORY_TYPES:  # a type whose pull listed nothing still had its snapshot
+            newest[type_name.lower()] = max(newest.get(type_name.lower(), today), today)
+        devices = parser.devices_from_sightings(list(known.values()), newest, self.sites, self.source, refused)
+        new_state = {"newest": {k: v.isoformat() for k, v in sorted(newest.items())},
+                     "devices": {s.record_id: {"type": s.type_name, "first": s.first_seen.isoformat(),
+                                               "last": s.last_seen.isoformat(), "file": s.file_path,
+                                               "item": json.loads(s.content)}
+                                 for s in sorted(known.values(), key=lambda s: s.record_id)}}
+        return devices, new_state
 
 
 # --- cursor -------------------------------------------------------------------------------------

@@ -1,11 +1,19 @@
 """Lenel OnGuard OpenAccess exports -> raw.device_events and raw.devices.
 
 The vendor folder holds JSON pages exactly as OpenAccess returns them:
-`GET /logged_events` pages (`{version, count, item_list, page_number, ...}`) and
-`GET /instances?type_name=Lnl_Reader|Lnl_Panel` pages (`{type_name, item_list:
-[{property_value_map: {...}}], ...}`), plus `sites.csv` mapping controller (panel) ids to
-our site ids. The same item functions serve the API client, so a pulled record and an
-exported one become the same canonical row with the same content hash."""
+`GET /logged_events` pages (`{version, count, item_list, page_number, ...}`, snake_case
+items whose `timestamp` carries the OnGuard server's offset) and `GET /instances` pages
+(`{page_number, page_size, total_pages, total_items, count, item_list}`: no page-level
+`type_name`; each item is `{type_name, property_value_map}`), plus `sites.csv` mapping
+controller (panel) ids to our site ids. The same item functions serve the API client,
+so a pulled record and an exported one become the same canonical row.
+
+OnGuard keeps no install date on a reader (`Lnl_Reader`: PanelID, ReaderID, Name,
+HostName) or a panel (`Lnl_Panel`: ID, Name, PanelType, ...). Billing's active dates are
+derived as an integrator would, from inventory snapshots: each saved `/instances` page
+names its snapshot date in its file name (`instances_Lnl_Reader_2026-03-01.json`); a
+device is active from the first snapshot that lists it, and until the last one that did
+if a later snapshot of its type no longer lists it."""
 
 from __future__ import annotations
 
@@ -60,11 +68,13 @@ DESCRIPTION_EVENTS: list[tuple[str, str]] = [
 EVENT_TYPES = sorted(set(EVENT_CODES.values()) | {t for _, t in DESCRIPTION_EVENTS} | {"other"})
 
 DEVICE_TYPES = {"lnl_reader": "door_reader", "lnl_panel": "panel"}
+TYPE_NAMES = {"lnl_reader": "Lnl_Reader", "lnl_panel": "Lnl_Panel"}
 
 # Personal data the billing pipeline never needs; left out of `extra` on purpose.
 PERSONAL_FIELDS = {"cardholder_first_name", "cardholder_last_name"}
 
 _OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_SNAPSHOT_DATE_RE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 
 
 class RecordError(ValueError):
@@ -154,13 +164,14 @@ SCHEMAS = {"device_events": DeviceEventSchema, "devices": DeviceSchema}
 def parse_folder(folder: Path) -> list[ParseResult]:
     """Every OpenAccess page in `folder` (recursively, `*.json`) -> one ParseResult per table.
 
-    A page is an inventory page when it names a `type_name`, else a logged-events page. A
-    file that is not a readable page is quarantined whole; it never stops the batch."""
+    A page whose items carry `property_value_map` is an inventory snapshot, any other a
+    logged-events page. A file that is not a readable page, or a snapshot whose name has
+    no date, is quarantined whole; it never stops the batch."""
     folder = Path(folder)
     source = folder.name
     sites = load_sites(folder / SITES_FILE, source)
     events: list[tuple[str, int, Any]] = []
-    instances: list[tuple[str, int, Any, str]] = []
+    snapshots: list[Snapshot] = []
     file_errors: list[Quarantined] = list(sites.quarantined)
     event_files: list[FileRead] = []
     device_files: list[FileRead] = []
@@ -173,25 +184,44 @@ def parse_folder(folder: Path) -> list[ParseResult]:
             page = lower_keys(json.loads(text))
             if not isinstance(page, dict) or not isinstance(page.get("item_list"), list):
                 raise ValueError("not an OpenAccess page: no item_list")
+            inventory = is_inventory(page)
+            taken_on = snapshot_date(path.name) if inventory else None
+            if inventory and taken_on is None:
+                raise ValueError(f"inventory snapshot without a date in its name (e.g. instances_Lnl_Reader_"
+                                 f"2026-03-01.json): OnGuard keeps no install date, so a device's first-seen "
+                                 f"date cannot be derived from {path.name}")
         except ValueError as exc:
             file_errors.append(Quarantined(source, rel, None, None, None, f"unreadable page: {exc}",
                                            f"sha256:{read.sha256}\n{text[:4000]}"))
             event_files.append(read)
             continue
-        type_name = page.get("type_name")
         read.rows_read = len(page["item_list"])
-        (device_files if type_name else event_files).append(read)
-        for position, item in enumerate(page["item_list"], start=1):
-            if type_name:
-                instances.append((rel, position, item, str(type_name)))
-            else:
-                events.append((rel, position, item))
+        (device_files if inventory else event_files).append(read)
+        if inventory:
+            snapshots.append(Snapshot(taken_on, rel, page["item_list"], page.get("type_name")))  # type: ignore[arg-type]
+        else:
+            events.extend((rel, position, item) for position, item in enumerate(page["item_list"], start=1))
     event_result = parse_event_items(events, sites, source)
     event_result.quarantined[:0] = file_errors
     event_result.files = event_files
-    device_result = parse_instance_items(instances, sites, source)
+    device_result = parse_snapshots(snapshots, sites, source)
     device_result.files = device_files
     return [event_result, device_result]
+
+
+def is_inventory(page: dict[str, Any]) -> bool:
+    items = page["item_list"]
+    return bool(page.get("type_name")) or any(isinstance(i, dict) and "property_value_map" in i for i in items)
+
+
+def snapshot_date(name: str) -> date | None:
+    match = _SNAPSHOT_DATE_RE.search(name)
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
 
 
 def load_sites(path: Path, source: str) -> SiteMap:
@@ -306,50 +336,112 @@ def parse_instant(value: Any, field: str) -> datetime:
 
 # --- inventory --------------------------------------------------------------------------------
 
-def parse_instance_items(items: list[tuple[str, int, Any, str]], sites: SiteMap, source: str) -> ParseResult:
-    """(file or URL, position, `/instances` item, type_name) -> canonical devices."""
-    rows: list[dict[str, Any]] = []
+@dataclass
+class Snapshot:
+    """One saved `/instances` page: when it was taken, where it came from, its items and
+    the page's `type_name` (older OpenAccess pages; items name their own)."""
+
+    taken_on: date
+    file_path: str
+    items: list[Any]
+    page_type: str | None = None
+
+
+@dataclass
+class Sighting:
+    """A device across snapshots: first and last seen, and its latest item."""
+
+    record_id: str
+    type_name: str
+    first_seen: date
+    last_seen: date
+    file_path: str
+    position: int
+    item: dict[str, Any]
+    content: str
+
+
+def device_identity(item: Any, page_type: str | None) -> tuple[str, str, str, str]:
+    """(type_name, record id, vendor ref, panel) of an `/instances` item. The type is the
+    item's `type_name`, else the page's, else what its keys show (a `ReaderID` is a reader,
+    a bare `ID` a panel). Raises RecordError."""
+    if not isinstance(item, dict):
+        raise RecordError(None, "item is not a JSON object")
+    props = item.get("property_value_map")
+    if not isinstance(props, dict):
+        raise RecordError("property_value_map", "item has no property_value_map")
+    type_name = str(item.get("type_name") or page_type or ("lnl_reader" if "readerid" in props else "lnl_panel"))
+    kind = DEVICE_TYPES.get(type_name.lower())
+    if kind is None:
+        raise RecordError("type_name", f"unsupported type_name {type_name!r} (Lnl_Reader or Lnl_Panel)")
+    if kind == "door_reader":
+        panel, reader = _id_text(props.get("panelid")), _id_text(props.get("readerid"))
+        if panel is None or reader is None:
+            raise RecordError("ReaderID" if panel else "PanelID", "missing PanelID or ReaderID")
+        return type_name.lower(), f"reader-{panel}-{reader}", f"{panel}/{reader}", panel
+    panel = _id_text(props.get("id"))
+    if panel is None:
+        raise RecordError("ID", "missing panel ID")
+    return type_name.lower(), f"panel-{panel}", panel, panel
+
+
+def sightings(snapshots: list[Snapshot], source: str) -> tuple[dict[str, Sighting], dict[str, date],
+                                                               list[Quarantined]]:
+    """Devices seen across the snapshots, the newest snapshot date per type, and the items
+    that name no device (quarantined at their file and position)."""
+    seen: dict[str, Sighting] = {}
+    newest: dict[str, date] = {}
     refused: list[Quarantined] = []
-    for file_path, position, raw, type_name in items:
-        item = lower_keys(raw)
-        content = json.dumps(raw, sort_keys=True, default=str)
-        record_id = None
+    for snap in sorted(snapshots, key=lambda s: (s.taken_on, s.file_path)):
+        for position, raw in enumerate(snap.items, start=1):
+            item = lower_keys(raw)
+            content = json.dumps(raw, sort_keys=True, default=str)
+            try:
+                type_name, record_id, _, _ = device_identity(item, snap.page_type)
+            except RecordError as exc:
+                refused.append(Quarantined(source, snap.file_path, position, None, exc.field, exc.reason, content))
+                continue
+            newest[type_name] = max(newest.get(type_name, snap.taken_on), snap.taken_on)
+            first = seen[record_id].first_seen if record_id in seen else snap.taken_on
+            seen[record_id] = Sighting(record_id, type_name, first, snap.taken_on, snap.file_path, position, item,
+                                       content)
+    return seen, newest, refused
+
+
+def parse_snapshots(snapshots: list[Snapshot], sites: SiteMap, source: str) -> ParseResult:
+    """Inventory snapshots -> canonical devices: active from the first snapshot listing a
+    device, until the last one that did when a newer snapshot of its type lacks it."""
+    seen, newest, refused = sightings(snapshots, source)
+    return devices_from_sightings(list(seen.values()), newest, sites, source, refused)
+
+
+def devices_from_sightings(found: list[Sighting], newest: dict[str, date], sites: SiteMap, source: str,
+                           refused: list[Quarantined] | None = None) -> ParseResult:
+    rows: list[dict[str, Any]] = []
+    refused = list(refused or [])
+    for sighting in found:
         try:
-            props = item.get("property_value_map") if isinstance(item, dict) else None
-            if not isinstance(props, dict):
-                raise RecordError("property_value_map", "item has no property_value_map")
-            kind = DEVICE_TYPES.get(type_name.lower())
-            if kind is None:
-                raise RecordError("type_name", f"unsupported type_name {type_name!r}")
-            if kind == "door_reader":
-                panel, reader = _id_text(props.get("panelid")), _id_text(props.get("readerid"))
-                if panel is None or reader is None:
-                    raise RecordError("ReaderID" if panel else "PanelID", "missing PanelID or ReaderID")
-                record_id, vendor_ref = f"reader-{panel}-{reader}", f"{panel}/{reader}"
-            else:
-                panel = _id_text(props.get("id"))
-                if panel is None:
-                    raise RecordError("ID", "missing panel ID")
-                record_id, vendor_ref = f"panel-{panel}", panel
+            type_name, record_id, vendor_ref, panel = device_identity(sighting.item, sighting.type_name)
             site = sites.lookup(panel)
-            active_from = _parse_date(props.get("installdate"), "InstallDate", required=True)
-            active_to = _parse_date(props.get("removaldate"), "RemovalDate", required=False)
-            if active_to is not None and active_to < active_from:
-                raise RecordError("RemovalDate", f"RemovalDate {active_to} is before InstallDate {active_from}")
+            gone = sighting.last_seen < newest.get(type_name, sighting.last_seen)
+            props = sighting.item["property_value_map"]
             rows.append({
                 "record_id": record_id,
                 "site_id": site.site_id,
-                "device_type": kind,
-                "active_from": active_from,
-                "active_to": active_to,
+                "device_type": DEVICE_TYPES[type_name],
+                "active_from": sighting.first_seen,
+                "active_to": sighting.last_seen if gone else None,
                 "vendor_ref": vendor_ref,
-                "extra": _extra(props, {"installdate", "removaldate"}, type_name=type_name),
-                "source_file": file_path,
-                "source_line": position,
-                "_content": content,
+                "extra": _extra(props, set(), type_name=TYPE_NAMES[type_name],
+                                first_seen=sighting.first_seen.isoformat(), last_seen=sighting.last_seen.isoformat()
+                                if gone else None),
+                "source_file": sighting.file_path,
+                "source_line": sighting.position,
+                "_content": sighting.content,
             })
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, content))
+            refused.append(Quarantined(source, sighting.file_path, sighting.position, sighting.record_id, exc.field,
+                                       exc.reason, sighting.content))
     return finish(source, "devices", rows, refused)
 
 
@@ -402,18 +494,6 @@ def _id_text(value: Any) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
-
-
-def _parse_date(value: Any, field: str, required: bool) -> date | None:
-    if value is None or str(value).strip() == "":
-        if required:
-            raise RecordError(field, f"missing {field}")
-        return None
-    text = str(value).strip()
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        raise RecordError(field, f"{field} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _valid_zone(name: str) -> bool:

@@ -7,16 +7,25 @@ the OnGuard panel ID or reader ID, `controller_ref` the reader's panel) and ever
 event of those devices. The world places door events around each incident (forced or held
 door, the responder's badge read, the door closed) and a badge read when a guard arrives,
 so the incident's door activity appears here for a Lenel site and in AMAG for an AMAG
-one, never in both."""
+one, never in both.
+
+As OnGuard writes them: logged-event timestamps carry the offset of the OnGuard server's
+zone (`SERVER_TIMEZONE`, not the site's), and the inventory is a series of dated
+`/instances` snapshots (`instances_<type>_<date>.json`, items with their own `type_name`,
+no install date: the parser derives first and last seen), one snapshot on each date a
+device appeared or left, and one on the last day."""
 
 from __future__ import annotations
 
 import csv
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SOURCE = "lenel"
+SERVER_TIMEZONE = "America/Chicago"  # the OnGuard server's zone: every logged event carries its offset
 EVENTS_PER_PAGE = 200
 SERIAL_BASE = 1_741_000_000
 
@@ -63,7 +72,7 @@ def _event_items(world: Any) -> list[dict[str, Any]]:
         alarm = ev.event_type in ALARMS
         items.append({
             "serial_number": SERIAL_BASE + int(ev.event_id.rsplit("-", 1)[-1]),
-            "timestamp": world.local(ev.occurred_at, ev.site_id).isoformat(timespec="seconds"),
+            "timestamp": ev.occurred_at.astimezone(ZoneInfo(SERVER_TIMEZONE)).isoformat(timespec="seconds"),
             "description": description,
             "controller_id": panel,
             "device_id": int(device.vendor_ref) if device.device_type == "door_reader" else 0,
@@ -89,19 +98,33 @@ def _event_items(world: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _instances(world: Any) -> dict[str, list[dict[str, Any]]]:
+def _instances(world: Any, on: date | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Readers and panels as `/instances` lists them (on day `on`, or every one): the
+    OnGuard properties only, no install date."""
     readers, panels = [], []
     for device in lenel_devices(world):
-        dates = {"InstallDate": device.active_from.isoformat(),
-                 "RemovalDate": device.active_to.isoformat() if device.active_to else None}
+        if on is not None and not device.active_on(on):
+            continue
         site = world.site(device.site_id)
         if device.device_type == "panel":
             panels.append({"ID": _panel_of(device), "Name": f"{device.name} - {site.name}", "PanelType": "LNL-2220",
-                           "IsOnline": True, **dates})
+                           "IsOnline": True})
         else:
             readers.append({"PanelID": _panel_of(device), "ReaderID": int(device.vendor_ref), "Name": device.name,
-                            "ReaderType": "LNL-1320", **dates})
+                            "HostName": f"lnl-{_panel_of(device)}-{device.vendor_ref}.onguard.example"})
     return {"Lnl_Reader": readers, "Lnl_Panel": panels}
+
+
+def snapshot_dates(world: Any) -> list[date]:
+    """The days the integrator saved an inventory snapshot: each day a device appeared,
+    its last day, the day after, and the world's last day, so first and last seen are the
+    world's active dates."""
+    days = {world.end}
+    for device in lenel_devices(world):
+        days.add(device.active_from)
+        if device.active_to is not None:
+            days.update({device.active_to, device.active_to + timedelta(days=1)})
+    return sorted(d for d in days if d <= world.end)
 
 
 def records_for_server(world: Any) -> dict[str, Any]:
@@ -122,14 +145,9 @@ def site_map(world: Any):
     return SiteMap({r["controller_id"]: Site(r["site_id"], r["timezone"]) for r in sites_rows(world)}, [])
 
 
-def _page(items: list[dict[str, Any]], number: int, size: int, total: int, type_name: str | None) -> dict:
-    page: dict[str, Any] = {"page_number": number, "page_size": size, "total_pages": max(1, -(-total // size)),
-                            "total_items": total, "count": len(items), "item_list": items}
-    if type_name:
-        page["type_name"] = type_name
-    else:
-        page["version"] = "1.0"
-    return page
+def _page(items: list[dict[str, Any]], number: int, size: int, total: int) -> dict:
+    return {"page_number": number, "page_size": size, "total_pages": max(1, -(-total // size)),
+            "total_items": total, "count": len(items), "item_list": items, "version": "1.0"}
 
 
 def _planted(folder: Path, name: str, line: int, record_id: str | None, fld: str, reason: str,
@@ -160,18 +178,23 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         writer.writerows(sites_rows(world))
     files.append(str(sites_path))
 
-    readers = [dict(r) for r in instances["Lnl_Reader"]]
-    if readers:  # planted: a reader without its install date cannot be counted for monitoring
-        bad = {k: v for k, v in readers[0].items() if k != "InstallDate"}
-        bad.update(ReaderID=90, Name="Unlabelled reader")
-        readers.append(bad)
-        planted.append(_planted(folder, "instances_Lnl_Reader.json", len(readers), f"reader-{bad['PanelID']}-90",
-                                "InstallDate", "missing InstallDate", "devices"))
-    for type_name, items in (("Lnl_Panel", instances["Lnl_Panel"]), ("Lnl_Reader", readers)):
-        path = folder / f"instances_{type_name}.json"
-        wrapped = [{"property_value_map": p} for p in items]
-        path.write_text(json.dumps(_page(wrapped, 1, max(len(items), 1), len(items), type_name), indent=1))
-        files.append(str(path))
+    days = snapshot_dates(world)
+    bad_reader: dict[str, Any] | None = None
+    for day in days:
+        listed = _instances(world, day)
+        for type_name, items in listed.items():
+            wrapped = [{"type_name": type_name, "property_value_map": p} for p in items]
+            name = f"instances_{type_name}_{day.isoformat()}.json"
+            if type_name == "Lnl_Reader" and day == days[-1] and items:
+                # planted: a reader whose panel id was lost in the export
+                bad_reader = {k: v for k, v in items[0].items() if k != "PanelID"}
+                bad_reader.update(ReaderID=90, Name="Unlabelled reader")
+                wrapped.append({"type_name": type_name, "property_value_map": bad_reader})
+                planted.append(_planted(folder, name, len(wrapped), None, "PanelID", "missing PanelID or ReaderID",
+                                        "devices"))
+            path = folder / name
+            path.write_text(json.dumps(_page(wrapped, 1, max(len(wrapped), 1), len(wrapped)), indent=1))
+            files.append(str(path))
 
     rows = list(events)
     bad_events: list[tuple[str, str, str]] = []
@@ -187,7 +210,7 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         path = folder / f"logged_events_page_{number:04d}.json"
         if number % 2 == 0:  # OpenAccess key case varies between calls; so do our pages
             chunk = [{k.upper(): v for k, v in item.items()} for item in chunk]
-        path.write_text(json.dumps(_page(chunk, number, EVENTS_PER_PAGE, len(rows), None)))
+        path.write_text(json.dumps(_page(chunk, number, EVENTS_PER_PAGE, len(rows))))
         files.append(str(path))
     last = f"logged_events_page_{len(pages):04d}.json"
     for offset, (record_id, fld, reason) in enumerate(bad_events):
@@ -197,6 +220,5 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         if str(old) not in files:  # stale pages of an earlier, longer simulation
             old.unlink()
     return {"source": SOURCE, "folder": str(folder), "files": files,
-            "records": {"device_events": len(events), "devices": len(readers) + len(instances["Lnl_Panel"])
-                        - (1 if readers else 0)},
+            "records": {"device_events": len(events), "devices": sum(len(v) for v in instances.values())},
             "planted": planted}

@@ -27,6 +27,8 @@ Planted problems that belong to the world (not to one export format) are listed 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -313,6 +315,13 @@ class World:
         """The instant as the site's local time, with its offset."""
         return instant.astimezone(self.zone(site_id))
 
+    def incident_vendor(self, incident: Incident) -> str:
+        """The system that raised an incident: its trigger device's, or the site's video system
+        when nothing triggered it (an operator raises a medical call on a camera)."""
+        if incident.trigger_device_id:
+            return self.device(incident.trigger_device_id).vendor
+        return self.site(incident.site_id).video_vendor
+
     def devices_at(self, site_id: str, device_type: str | None = None) -> list[Device]:
         return [d for d in self.devices
                 if d.site_id == site_id and (device_type is None or d.device_type == device_type)]
@@ -485,6 +494,24 @@ def _guid(rng: Random) -> str:
 def _opaque(rng: Random, n: int = 35) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def alarm_definition_id(vendor: str, site_id: str, classification: str) -> str:
+    """The id a video system gives the alarm (definition) that raises `classification` alarms at a
+    site: an opaque string, as Avigilon's are. Derived from the names, so it draws nothing from
+    the world's random stream."""
+    digest = hashlib.sha256(f"{vendor}/alarm/{site_id}/{classification}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def alarm_ref(vendor: str, site_id: str, classification: str, opened: datetime, number: int) -> str:
+    """The alarm's id in the system that raised it: a number for Genetec (InstanceId), Milestone
+    (localId) and the access systems; for Avigilon, whose alarm history gives an activation no
+    id of its own, the alarm's id and the trigger instant (`<alarm id>@<UTC, ms>`)."""
+    if vendor == "avigilon":
+        at = opened.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return f"{alarm_definition_id(vendor, site_id, classification)}@{at}"
+    return str(number)
 
 
 def _months_before(day: date, months: int) -> date:
@@ -1008,7 +1035,8 @@ class _Builder:
                     responder_shift_id=responder.shift_id if responder else None, description=text,
                     trigger_device_id=trigger.device_id if trigger else None,
                     priority={"alarm_response": 1, "trespass": 2, "medical": 1, "fire_alarm": 1}[cls],
-                    alarm_ref=str(alarm_seq),
+                    alarm_ref=alarm_ref(trigger.vendor if trigger else site.video_vendor, site.site_id, cls, opened,
+                                        alarm_seq),
                 ))
 
                 def ev(dev: Device, kind: str, at: datetime, guard: str | None = None, iid: str = iid) -> None:

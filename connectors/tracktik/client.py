@@ -1,5 +1,7 @@
-"""TrackTik REST client: incremental pull of shifts (plus the employee, position and client
-lookups that turn TrackTik's integer ids into our ids).
+"""TrackTik REST client: incremental pull of work sessions (what was worked), with the shifts
+that give their schedule and the employee, position and client lookups that turn
+TrackTik's integer ids into our ids; the service type of each position comes from the
+deployment's `service_types.csv` (TrackTik positions carry no type).
 
 Authentication is the OAuth2 password grant at `POST /rest/oauth2/access_token`; tokens
 last `expires_in` seconds (3600) and come with a refresh token. The client refreshes a
@@ -7,15 +9,16 @@ token shortly before it expires and, should the server still answer 401 (token r
 clock skew), refreshes once and repeats the call; a refused refresh falls back to the
 password grant. 429 and 5xx are retried with backoff by connectors.http.
 
-Shift queries must filter `startDateTime:between=a|b` and span at most 31 days, so a
-longer window is split. Windows are half-open `[a, b)` on our side (the server's
-`between` is inclusive), so a shift starting exactly on a boundary is pulled once.
+Work-session queries filter `startedOn:between=a|b`, shift queries
+`startDateTime:between=a|b`, each spanning at most 31 days, so a longer window is split.
+Windows are half-open `[a, b)` on our side (the server's `between` is inclusive), so a
+session starting exactly on a boundary is pulled once. Shifts are read for the window
+widened by a day each side: a session's shift may start before it.
 
-Shifts change after they start (an ACTIVE shift gets its clock-out later), so a shift
-with no clock-out whose scheduled end is still after `until` is not emitted yet: the
-cursor is held back to its start (at most `max_hold` before `until`) and remembers the
-ids already emitted from there, so the next pull fetches it once it is done and a pull
-with nothing new returns nothing."""
+A session changes after it starts (its `endedOn` comes later), so a session with no
+`endedOn` that started less than `max_hold` before `until` is not emitted yet: the
+cursor is held back to its start and remembers the ids already emitted from there, so
+the next pull fetches it once it is done and a pull with nothing new returns nothing."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -82,7 +86,8 @@ def windows(start: datetime, end: datetime, span: timedelta = MAX_WINDOW) -> lis
 
 class TrackTikClient:
     def __init__(self, base_url: str, client_id: str, client_secret: str, username: str, password: str, *,
-                 source: str = "tracktik", limit: int = 100, backfill: timedelta = timedelta(days=31),
+                 service_types: Path | None = None, source: str = "tracktik", limit: int = 100,
+                 backfill: timedelta = timedelta(days=31),
                  max_hold: timedelta = timedelta(days=2), http: RetryingHttp | None = None,
                  timeout: float = 10.0, max_attempts: int = 5, backoff: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
@@ -90,6 +95,7 @@ class TrackTikClient:
         self.client_id, self.client_secret = client_id, client_secret
         self.username, self.password = username, password
         self.source, self.limit = source, limit
+        self.service_types = Path(service_types) if service_types else None
         self.backfill, self.max_hold = backfill, max_hold
         self.http = http or RetryingHttp(timeout=timeout, max_attempts=max_attempts, backoff=backoff, sleep=sleep)
         self.clock = clock
@@ -182,55 +188,65 @@ class TrackTikClient:
                 for n, item in enumerate(items, start=1)]
 
     # --- pulls ------------------------------------------------------------------------------------
-    def lookups(self) -> parser.Lookups:
+    def lookups(self, start: datetime, end: datetime) -> parser.Lookups:
+        """Employees, positions, clients, the shifts around [start, end) and the
+        deployment's service types."""
         found = parser.Lookups()
         for resource in LOOKUPS:
             found.add(resource, self.positioned(resource), self.source)
+        day = timedelta(days=1)
+        found.add("shifts", self.fetch("shifts", "startDateTime", start - day, end + day), self.source)
+        if self.service_types is not None and self.service_types.is_file():
+            refused, _ = parser.load_service_types(str(self.service_types),
+                                                   self.service_types.read_text(encoding="utf-8-sig"), found,
+                                                   self.source)
+            found.quarantined.extend(refused)
         return found
 
-    def fetch_shifts(self, start: datetime, end: datetime) -> list[tuple[str, int, Any]]:
-        """Every shift starting in [start, end), one query per window of at most 31 days."""
+    def fetch(self, resource: str, key: str, start: datetime, end: datetime) -> list[tuple[str, int, Any]]:
+        """Every item of `resource` whose `key` lies in [start, end), one query per window
+        of at most 31 days."""
         out: list[tuple[str, int, Any]] = []
         ids: set[Any] = set()
         for a, b in windows(start, end):
             between = f"{_iso(a)}|{_iso(b)}"
-            for address, position, item in self.positioned("shifts", {"startDateTime:between": between}):
-                at = _start_of(item)
+            for address, position, item in self.positioned(resource, {f"{key}:between": between}):
+                at = _time_of(item, key)
                 if at is not None and not (a <= at < b):
                     continue  # the server's between is inclusive: b belongs to the next window
-                key = item.get("id") if isinstance(item, dict) else None
-                if key is not None and key in ids:
+                ident = item.get("id") if isinstance(item, dict) else None
+                if ident is not None and ident in ids:
                     continue
-                ids.add(key)
+                ids.add(ident)
                 out.append((address, position, item))
         return out
 
     def pull(self, since_cursor: str | None, until: datetime | None = None) -> tuple[list[ParseResult], str]:
-        """Shifts started since the cursor (first pull: `backfill` before `until`, default
-        now), mapped to raw.timesheets, and the cursor to store. Patrol scans have no API
-        shape we know of (research 6a): they arrive as exports only."""
+        """Work sessions started since the cursor (first pull: `backfill` before `until`,
+        default now), mapped to raw.timesheets, and the cursor to store. Patrol scans have
+        no API shape we know of (research 6a): they arrive as exports only."""
         until = (until or datetime.now(UTC)).astimezone(UTC)
         cursor = Cursor.decode(since_cursor)
         start = cursor.start or (until - self.backfill)
         if start >= until:
             return [parser.finish(self.source, "timesheets", [], [])], cursor.encode()
-        items = self.fetch_shifts(start, until)
-        lookups = self.lookups()
+        items = self.fetch("work-sessions", "startedOn", start, until)
+        lookups = self.lookups(start, until)
         emit: list[tuple[str, int, Any]] = []
         held: list[datetime] = []
         emitted: list[tuple[datetime | None, str]] = []
         for address, position, item in items:
-            shift_id = str(item.get("id")) if isinstance(item, dict) else ""
-            at = _start_of(item)
-            if shift_id in cursor.seen:
-                emitted.append((at, shift_id))  # emitted by an earlier pull
+            session_id = str(item.get("id")) if isinstance(item, dict) else ""
+            at = _time_of(item, "startedOn")
+            if session_id in cursor.seen:
+                emitted.append((at, session_id))  # emitted by an earlier pull
                 continue
             if at is not None and self._running(item, at, until):
                 held.append(at)
                 continue
             emit.append((address, position, item))
-            emitted.append((at, shift_id))
-        result = parser.parse_shift_items(emit, lookups, self.source)
+            emitted.append((at, session_id))
+        result = parser.parse_work_sessions(emit, lookups, self.source)
         result.quarantined[:0] = lookups.quarantined
         if held:
             resume = min(held)
@@ -241,21 +257,16 @@ class TrackTikClient:
         return [result], nxt.encode()
 
     def _running(self, item: dict[str, Any], started: datetime, until: datetime) -> bool:
-        """Still able to change: no clock-out yet, scheduled to end after `until`, and not
-        started so long ago that holding it would pin the cursor."""
-        if parser._text(item.get("clockOutDateTime")) is not None or started < until - self.max_hold:
-            return False
-        end = _parse(item.get("endDateTime"))
-        return end is not None and end > until
+        """Still able to change: no `endedOn` yet, and not started so long ago that
+        holding it would pin the cursor."""
+        return parser._text(item.get("endedOn")) is None and started >= until - self.max_hold
 
 
-def _start_of(item: Any) -> datetime | None:
-    return _parse(item.get("startDateTime")) if isinstance(item, dict) else None
-
-
-def _parse(value: Any) -> datetime | None:
+def _time_of(item: Any, key: str) -> datetime | None:
+    if not isinstance(item, dict):
+        return None
     try:
-        return parser.parse_instant(value, "startDateTime", required=False)
+        return parser.parse_instant(item.get(key), key, required=False)
     except parser.RecordError:
         return None
 

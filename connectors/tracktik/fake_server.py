@@ -1,30 +1,33 @@
-"""A local stand-in for TrackTik's REST API, for tests and the demo: the shape of research
-section 6a on 127.0.0.1 with an ephemeral port.
+"""A local stand-in for TrackTik's REST API, for tests and the demo, on
+connectors.fake_http.LocalServer (127.0.0.1, ephemeral port).
 
 It issues OAuth2 tokens (`POST /rest/oauth2/access_token`, grants `password` and
 `refresh_token`, form or JSON body) that expire after `token_ttl` seconds, pages every
 `GET /rest/v1/<resource>` with `limit`/`offset` and the `meta` envelope, rejects a `page`
-parameter (400), requires `startDateTime:between=a|b` on shifts and refuses spans over
-31 days (400), and can answer 429 (with Retry-After) or 503 a given number of times or
+parameter (400), requires `startDateTime:between=a|b` on shifts and
+`startedOn:between=a|b` on work-sessions and refuses spans over 31 days (400), and can
+answer 429 (with Retry-After) or 503 a given number of times (LocalServer.fail_next) or
 forget every access token, so retries and token refresh are exercised over real HTTP."""
 
 from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-RESOURCES = ("shifts", "employees", "positions", "clients")
+from connectors.fake_http import ANSWER, LocalServer
+
+RESOURCES = ("work-sessions", "shifts", "employees", "positions", "clients")
+# resource -> the time filter it requires
+WINDOW_FILTERS = {"shifts": "startDateTime", "work-sessions": "startedOn"}
 MAX_SPAN = timedelta(days=31)
 
 
-class FakeTrackTik:
+class FakeTrackTik(LocalServer):
     """Context manager: `with FakeTrackTik(records) as fake: fake.base_url`.
 
     `records` maps a resource (`shifts`, `employees`, `positions`, `clients`) to its items,
@@ -42,112 +45,44 @@ class FakeTrackTik:
         self.tokens: dict[str, float] = {}  # access token -> expiry (clock seconds)
         self.refresh_tokens: set[str] = set()
         self.grants: list[str] = []  # grant types issued, in order
-        self.requests: list[tuple[str, str, int]] = []  # (method, path?query, status)
-        self._faults: list[tuple[int, str | None]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- control ------------------------------------------------------------------------------
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
-        """The next `times` requests (whatever their path) answer `status` (429, 503...)."""
-        with self._lock:
-            self._faults.extend([(status, retry_after)] * times)
+        super().__init__()
 
     def expire_tokens(self) -> None:
         """Every access token expires now (refresh tokens stay valid), as after an hour."""
-        with self._lock:
+        with self.lock:
             self.tokens = dict.fromkeys(self.tokens, 0.0)
 
     def add(self, resource: str, items: list[dict[str, Any]]) -> None:
-        with self._lock:
+        with self.lock:
             self.records[resource].extend(items)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def statuses(self) -> list[int]:
-        return [status for _, _, status in self.requests]
+        return self.url
 
     def data_requests(self, resource: str) -> list[str]:
         return [path for method, path, _ in self.requests if method == "GET" and
                 urlsplit(path).path == f"/rest/v1/{resource}"]
 
-    def __enter__(self) -> FakeTrackTik:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
     # --- request handling ---------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._dispatch("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._dispatch("POST")
-
-            def _dispatch(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, payload, headers = fake._answer(method, self.path, dict(self.headers), body)
-                data = json.dumps(payload).encode()
-                with fake._lock:
-                    fake.requests.append((method, self.path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def _answer(self, method: str, raw_path: str, headers: dict[str, str], body: bytes):
-        with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            status, retry_after = fault
-            return status, {"status": status, "message": "Service temporarily unavailable"}, (
-                {"Retry-After": retry_after} if retry_after is not None else {})
-        url = urlsplit(raw_path)
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        if url.path == "/rest/oauth2/access_token" and method == "POST":
-            content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
-            return self._token(body, content_type)
-        if method != "GET" or not url.path.startswith("/rest/v1/"):
-            return 404, {"status": 404, "message": f"no route {method} {url.path}"}, {}
-        resource = url.path[len("/rest/v1/"):].strip("/")
+    def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+               body: bytes) -> ANSWER:
+        flat = {k: v[-1] for k, v in query.items()}
+        if path == "/rest/oauth2/access_token" and method == "POST":
+            return self._token(body, headers.get("content-type", ""))
+        if method != "GET" or not path.startswith("/rest/v1/"):
+            return 404, {"status": 404, "message": f"no route {method} {path}"}, {}
+        resource = path[len("/rest/v1/"):].strip("/")
         if resource not in RESOURCES:
             return 404, {"status": 404, "message": f"unknown resource {resource!r}"}, {}
-        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        auth = headers.get("authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
-        with self._lock:
+        with self.lock:
             expiry = self.tokens.get(token or "")
         if expiry is None or expiry <= self.clock():
             return 401, {"error": "invalid_token", "error_description": "The access token provided is invalid "
                                                                         "or has expired"}, {}
-        return self._list(resource, query)
+        return self._list(resource, flat)
 
     def _token(self, body: bytes, content_type: str):
         text = body.decode("utf-8", errors="replace")
@@ -166,7 +101,7 @@ class FakeTrackTik:
                 return 401, {"error": "invalid_grant", "error_description": "Invalid username and password "
                                                                             "combination"}, {}
         elif grant == "refresh_token":
-            with self._lock:
+            with self.lock:
                 known = form.get("refresh_token") in self.refresh_tokens
                 if known:
                     self.refresh_tokens.discard(form["refresh_token"])  # refresh tokens rotate
@@ -175,7 +110,7 @@ class FakeTrackTik:
         else:
             return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r}"}, {}
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
-        with self._lock:
+        with self.lock:
             self.tokens[access] = self.clock() + self.token_ttl
             self.refresh_tokens.add(refresh)
             self.grants.append(grant)
@@ -195,19 +130,20 @@ class FakeTrackTik:
         if limit < 1 or offset < 0:
             return 400, {"status": 400, "message": "limit must be >= 1 and offset >= 0"}, {}
         limit = min(limit, self.max_limit)
-        with self._lock:
+        with self.lock:
             items = list(self.records[resource])
-        if resource == "shifts":
-            between = query.get("startDateTime:between")
+        if resource in WINDOW_FILTERS:
+            key = WINDOW_FILTERS[resource]
+            between = query.get(f"{key}:between")
             if not between:
-                return 400, {"status": 400, "message": "shifts require a startDateTime:between=a|b filter"}, {}
+                return 400, {"status": 400, "message": f"{resource} require a {key}:between=a|b filter"}, {}
             low, _, high = between.partition("|")
             a, b = _instant(low), _instant(high)
             if a is None or b is None or b < a:
                 return 400, {"status": 400, "message": f"bad startDateTime:between {between!r}"}, {}
             if b - a > MAX_SPAN:
-                return 400, {"status": 400, "message": "startDateTime:between may span at most 31 days"}, {}
-            items = [i for i in items if (at := _instant(i.get("startDateTime"))) is not None and a <= at <= b]
+                return 400, {"status": 400, "message": f"{key}:between may span at most 31 days"}, {}
+            items = [i for i in items if (at := _instant(i.get(key))) is not None and a <= at <= b]
         items.sort(key=lambda i: (i.get("id") is None, i.get("id") if isinstance(i.get("id"), int) else 0))
         chunk = items[offset:offset + limit]
         return 200, {"meta": {"count": len(items), "itemCount": len(chunk), "limit": limit, "offset": offset},

@@ -1,14 +1,21 @@
-"""TrackTik exports -> raw.timesheets (shifts) and raw.patrols (tour sessions).
+"""TrackTik exports -> raw.timesheets (work sessions) and raw.patrols (tour sessions).
 
 The vendor folder holds REST pages exactly as `GET /rest/v1/<resource>` returns them
 (`{"meta": {count, itemCount, limit, offset}, "data": [...]}`), one resource per file
-named by its prefix (`shifts*.json`, `employees*.json`, `positions*.json`,
-`clients*.json`, `tours*.json`), plus checkpoint scans as CSV (`checkpoint-scans*.csv`,
-the columns proposed in research 6b). TrackTik refers to people, posts and sites by
-integer ids; our canonical ids are their `customId`s, so every shift is resolved through
-the lookups (shift -> employee, shift -> position -> account (a TrackTik "client" is one of
-our sites)). The same item functions serve the API client, so a pulled shift and an
-exported one become the same canonical row with the same content hash."""
+named by its prefix (`work-sessions*.json`, `shifts*.json`, `employees*.json`,
+`positions*.json`, `clients*.json`, `tours*.json`), checkpoint scans as CSV
+(`checkpoint-scans*.csv`, the columns proposed in research 6b), and `service_types.csv`,
+the deployment's position -> service type table.
+
+What TrackTik sends (its OpenAPI as generated in public client workspaces): a shift is
+the schedule (`startDateTime`/`endDateTime`, `status` ACTIVE or CANCELLED,
+`attendanceStatus`), with no clock-in or clock-out and often no account; what was worked
+are `work-sessions` (`startedOn`, `endedOn`, `shift`, `position`, `account`,
+`employee`). A timesheet is therefore one work session, its schedule taken from its
+shift. Positions carry no type, so the service type billed comes from
+`service_types.csv` (position id or customId -> service type). Our canonical ids are
+TrackTik's `customId`s (employees: guards; clients: sites). The same item functions
+serve the API client, so a pulled session and an exported one become the same row."""
 
 from __future__ import annotations
 
@@ -29,24 +36,13 @@ from pandera.errors import SchemaErrors
 from connectors.base import FileRead, ParseResult, Quarantined, with_content_hash
 
 SOURCE = "tracktik"
-RESOURCES = ("shifts", "employees", "positions", "clients", "tours")
+RESOURCES = ("work-sessions", "shifts", "employees", "positions", "clients", "tours")
+SERVICE_TYPES_FILE = "service_types.csv"
 SCANS_PREFIX = "checkpoint-scans"
 SCAN_COLUMNS = ("scan_id", "site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "checkpoint_name",
                 "scan_method", "employee_custom_id", "scanned_at", "status")
 SCAN_REQUIRED = ("site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "employee_custom_id", "status")
 SCAN_STATUSES = ("ON_TIME", "EARLY", "LATE", "MISSED")
-
-# Position `type` -> our service type. TrackTik does not publish its type vocabulary
-# (research 6a): this is our table, agreed with the simulator. A position without a type
-# falls back to its name; any other type is passed on as a code (`K9_UNIT` -> `k9_unit`)
-# so billing raises `missing_rate` instead of us guessing a rate.
-POSITION_TYPES: dict[str, str] = {
-    "STATIC": "unarmed", "STANDING": "unarmed", "GUARD": "unarmed", "UNARMED": "unarmed",
-    "ARMED": "armed", "ARMED_GUARD": "armed",
-    "MOBILE_PATROL": "patrol", "PATROL": "patrol", "MOBILE": "patrol",
-}
-# Shift statuses that mean "not worked": skipped when the shift has no clock-in.
-NOT_WORKED = ("CANCELLED", "CANCELED", "PENDING", "SCHEDULED", "OPEN", "UNASSIGNED", "DRAFT")
 
 _OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -126,12 +122,15 @@ SCHEMAS = {"timesheets": TimesheetSchema, "patrols": PatrolSchema}
 
 @dataclass
 class Lookups:
-    """TrackTik's integer ids -> records: employees, positions, clients (our sites) and tour
-    definitions. Bad lookup records are quarantined (they would otherwise surface only as
-    confusing "unknown employee" refusals of every shift that uses them)."""
+    """TrackTik's integer ids -> records: employees, positions, shifts (schedules), clients
+    (our sites), tour definitions, and the deployment's position -> service type table.
+    Bad lookup records are quarantined (they would otherwise surface only as confusing
+    "unknown employee" refusals of every session that uses them)."""
 
     employees: dict[int, dict[str, Any]] = field(default_factory=dict)
     positions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    shifts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    service_types: dict[str, str] = field(default_factory=dict)  # position id or customId -> service type
     clients: dict[int, dict[str, Any]] = field(default_factory=dict)
     tours: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)  # (file, position, item)
     quarantined: list[Quarantined] = field(default_factory=list)
@@ -158,8 +157,18 @@ class Lookups:
     def site_of_account(self, account: int) -> str:
         client = self.clients.get(account)
         if client is None:
-            raise RecordError("position", f"account (site) {account} is not in the clients export")
+            raise RecordError("account", f"account (site) {account} is not in the clients export")
         return _text(client["customId"])  # type: ignore[return-value]
+
+    def service_type(self, position_id: int, position: dict[str, Any]) -> str:
+        """The deployment's table, by position id, then customId: TrackTik positions carry
+        no type, so nothing here is guessed from a name."""
+        for key in (str(position_id), _text(position.get("customId"))):
+            if key and key in self.service_types:
+                return self.service_types[key]
+        raise RecordError("position", f"position {position_id} ({_text(position.get('name')) or 'no name'}) has no "
+                                      f"service type in {SERVICE_TYPES_FILE}: TrackTik positions carry no type, the "
+                                      f"deployment maps each one")
 
     def tour_definitions(self) -> dict[tuple[str, str], dict[str, Any]]:
         """(site customId, tour name) -> tour; a tour whose site is unknown is skipped (its
@@ -187,7 +196,7 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     folder = Path(folder)
     source = folder.name or SOURCE
     lookups = Lookups()
-    shifts: list[tuple[str, int, Any]] = []
+    sessions: list[tuple[str, int, Any]] = []
     scan_rows: list[tuple[str, int, dict[str, str]]] = []
     file_errors: list[Quarantined] = []
     shift_files: list[FileRead] = []
@@ -198,6 +207,11 @@ def parse_folder(folder: Path) -> list[ParseResult]:
         read = FileRead(source, rel, hashlib.sha256(data).hexdigest(), 0)
         text = data.decode("utf-8-sig", errors="replace")
         name = path.name.lower()
+        if name == SERVICE_TYPES_FILE:
+            shift_files.append(read)
+            refused, read.rows_read = load_service_types(rel, text, lookups, source)
+            file_errors.extend(refused)
+            continue
         if path.suffix.lower() == ".csv" and name.startswith(SCANS_PREFIX):
             scan_files.append(read)
             try:
@@ -213,8 +227,8 @@ def parse_folder(folder: Path) -> list[ParseResult]:
         if path.suffix.lower() != ".json" or resource is None:
             file_errors.append(Quarantined(
                 source, rel, None, None, None,
-                f"unexpected file in {source}/ (expected {', '.join(r + '*.json' for r in RESOURCES)} "
-                f"or {SCANS_PREFIX}*.csv)", f"sha256:{read.sha256}\n{text[:4000]}"))
+                f"unexpected file in {source}/ (expected {', '.join(r + '*.json' for r in RESOURCES)}, "
+                f"{SCANS_PREFIX}*.csv or {SERVICE_TYPES_FILE})", f"sha256:{read.sha256}\n{text[:4000]}"))
             continue
         try:
             items = page_items(json.loads(text))
@@ -224,11 +238,11 @@ def parse_folder(folder: Path) -> list[ParseResult]:
             continue
         read.rows_read = len(items)
         positioned = [(rel, n, item) for n, item in enumerate(items, start=1)]
-        if resource == "shifts":
-            shifts.extend(positioned)
+        if resource == "work-sessions":
+            sessions.extend(positioned)
         else:
             lookups.add(resource, positioned, source)
-    timesheets = parse_shift_items(shifts, lookups, source)
+    timesheets = parse_work_sessions(sessions, lookups, source)
     timesheets.quarantined[:0] = file_errors + lookups.quarantined
     timesheets.files = shift_files
     patrols = parse_scan_rows(scan_rows, lookups, source)
@@ -245,11 +259,37 @@ def page_items(page: Any) -> list[Any]:
     return page["data"]
 
 
-# --- shifts -----------------------------------------------------------------------------------
+# --- the deployment's service types ------------------------------------------------------
 
-def parse_shift_items(items: list[tuple[str, int, Any]], lookups: Lookups, source: str = SOURCE) -> ParseResult:
-    """(file or URL, position, shift item) -> canonical timesheets. Shifts never worked
-    (a not-worked status and no clock-in) are skipped: there is nothing to bill."""
+def load_service_types(file_path: str, text: str, lookups: Lookups, source: str = SOURCE) -> tuple[
+        list[Quarantined], int]:
+    """`service_types.csv` (`position, service_type`: a TrackTik position id or customId and
+    our service type code) into `lookups`; a bad row is quarantined."""
+    refused: list[Quarantined] = []
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+    if not {"position", "service_type"} <= fields:
+        return [Quarantined(source, file_path, 1, None, None, f"{SERVICE_TYPES_FILE} needs the columns position, "
+                                                              f"service_type", text[:4000])], 0
+    count = 0
+    for row in reader:
+        count += 1
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        code = row.get("service_type", "")
+        if not row.get("position") or not _CODE_RE.match(code):
+            refused.append(Quarantined(source, file_path, reader.line_num, row.get("position") or None,
+                                       "service_type" if row.get("position") else "position",
+                                       f"service type {code!r} is not a code (e.g. unarmed)" if row.get("position")
+                                       else "missing position", json.dumps(row, sort_keys=True)))
+            continue
+        lookups.service_types[row["position"]] = code
+    return refused, count
+
+
+# --- work sessions ------------------------------------------------------------------------------
+
+def parse_work_sessions(items: list[tuple[str, int, Any]], lookups: Lookups, source: str = SOURCE) -> ParseResult:
+    """(file or URL, position, work-session item) -> canonical timesheets."""
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
     for file_path, position, item in items:
@@ -257,91 +297,65 @@ def parse_shift_items(items: list[tuple[str, int, Any]], lookups: Lookups, sourc
         record_id = None
         try:
             if not isinstance(item, dict):
-                raise RecordError(None, "shift item is not a JSON object")
-            shift_id = _int_id(item.get("id"))
-            if shift_id is None:
-                raise RecordError("id", f"shift id {item.get('id')!r} is not an integer")
-            record_id = str(shift_id)
-            row = map_shift(item, lookups)
-            if row is None:
-                continue
-            rows.append({**row, "source_file": file_path, "source_line": position, "_content": content})
+                raise RecordError(None, "work session item is not a JSON object")
+            session_id = _int_id(item.get("id"))
+            if session_id is None:
+                raise RecordError("id", f"work session id {item.get('id')!r} is not an integer")
+            record_id = str(session_id)
+            rows.append({**map_work_session(item, lookups), "source_file": file_path, "source_line": position,
+                         "_content": content})
         except RecordError as exc:
             refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, content))
     return finish(source, "timesheets", rows, refused)
 
 
-def map_shift(item: dict[str, Any], lookups: Lookups) -> dict[str, Any] | None:
-    """One shift -> canonical timesheet columns (None: not worked). Raises RecordError."""
-    shift_id = str(_int_id(item["id"]))
-    status = (_text(item.get("status")) or "").upper()
-    clock_in = item.get("clockInDateTime")
-    if _text(clock_in) is None and status in NOT_WORKED:
-        return None
-    employee_id = _int_id(item.get("employee"))
+def map_work_session(item: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
+    """One work session -> canonical timesheet columns. The employee, position and account
+    are the session's, else its shift's (else the position's account). Raises RecordError."""
+    session_id = str(_int_id(item["id"]))
+    shift_id = _int_id(item.get("shift"))
+    shift = lookups.shifts.get(shift_id) if shift_id is not None else None
+    if shift_id is not None and shift is None:
+        raise RecordError("shift", f"shift {shift_id} is not in the shifts export: its schedule is unknown")
+    shift = shift or {}
+    employee_id = _int_id(item.get("employee")) or _int_id(shift.get("employee"))
     if employee_id is None:
-        raise RecordError("employee", f"shift {shift_id} has no employee")
+        raise RecordError("employee", f"work session {session_id} names no employee (nor does its shift)")
     employee = lookups.employees.get(employee_id)
     if employee is None:
         raise RecordError("employee", f"employee {employee_id} is not in the employees export")
-    position_id = _int_id(item.get("position"))
-    position = lookups.positions.get(position_id) if position_id is not None else None
-    if position_id is not None and position is None:
+    position_id = _int_id(item.get("position")) or _int_id(shift.get("position"))
+    if position_id is None:
+        raise RecordError("position", f"work session {session_id} names no position (nor does its shift)")
+    position = lookups.positions.get(position_id)
+    if position is None:
         raise RecordError("position", f"position {position_id} is not in the positions export")
-    account = _int_id(position.get("account")) if position else None
+    account = _int_id(item.get("account")) or _int_id(position.get("account")) or _int_id(shift.get("account"))
     if account is None:
-        account = _int_id(item.get("account"))
-    if account is None:
-        raise RecordError("position", f"shift {shift_id}: neither its position nor the shift names an account (site)")
+        raise RecordError("account", f"work session {session_id}: neither it, its position nor its shift names "
+                                     f"an account (site)")
     site_id = lookups.site_of_account(account)
-    check_in = parse_instant(clock_in, "clockInDateTime")
-    check_out_raw = item.get("clockOutDateTime")
-    if _text(check_out_raw) is None:
-        if status != "ACTIVE":
-            raise RecordError("clockOutDateTime", f"shift {shift_id} has status {status or 'none'!r} and no "
-                                                  f"clockOutDateTime (only an ACTIVE shift may be open)")
-        check_out = None
-    else:
-        check_out = parse_instant(check_out_raw, "clockOutDateTime")
-    scheduled_start = parse_instant(item.get("startDateTime"), "startDateTime", required=False)
-    scheduled_end = parse_instant(item.get("endDateTime"), "endDateTime", required=False)
+    check_in = parse_instant(item.get("startedOn"), "startedOn")
+    check_out = parse_instant(item.get("endedOn"), "endedOn", required=False)
+    scheduled_start = parse_instant(shift.get("startDateTime"), "startDateTime", required=False)
+    scheduled_end = parse_instant(shift.get("endDateTime"), "endDateTime", required=False)
     name = " ".join(x for x in (_text(employee.get("firstName")), _text(employee.get("lastName"))) if x) or None
-    used = {"id", "employee", "startDateTime", "endDateTime", "clockInDateTime", "clockOutDateTime"}
+    used = {"id", "startedOn", "endedOn"}
     return {
-        "record_id": shift_id,
+        "record_id": session_id,
         "guard_id": _text(employee["customId"]),
         "guard_name": name,
         "site_id": site_id,
-        "service_type": service_type(position),
+        "service_type": lookups.service_type(position_id, position),
         "check_in_at": check_in,
         "check_out_at": check_out,
         "scheduled_start_at": scheduled_start,
         "scheduled_end_at": scheduled_end,
-        "post": _text(position.get("name")) if position else None,
-        "vendor_ref": shift_id,
-        "extra": _extra(item, used, employee_id=employee_id, account_id=account),
+        "post": _text(position.get("name")),
+        "vendor_ref": session_id,
+        "extra": _extra(item, used, employee_id=employee_id, account_id=account,
+                        shift_status=shift.get("status"), attendance_status=shift.get("attendanceStatus")),
     }
-
-
-def service_type(position: dict[str, Any] | None) -> str:
-    """Position type (table above), else the position name, else `unarmed` (a shift with
-    no position at all is the plain guarding TrackTik schedules by default)."""
-    if not position:
-        return "unarmed"
-    kind = (_text(position.get("type")) or "").upper().replace("-", "_").replace(" ", "_")
-    if kind:
-        if kind in POSITION_TYPES:
-            return POSITION_TYPES[kind]
-        code = re.sub(r"[^a-z0-9]+", "_", kind.lower()).strip("_")
-        if not code or not code[0].isalpha():
-            raise RecordError("position", f"position type {position.get('type')!r} cannot be a service type code")
-        return code
-    name = (_text(position.get("name")) or "").lower()
-    if re.search(r"\bpatrol\b|\bmobile\b", name):
-        return "patrol"
-    if re.search(r"\barmed\b", name):
-        return "armed"
-    return "unarmed"
 
 
 # --- patrol scans -----------------------------------------------------------------------------

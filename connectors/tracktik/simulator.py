@@ -2,15 +2,18 @@
 
 TrackTik sees the world's guards as employees (integer id, `customId` = our guard id),
 sites as "clients" (integer id = `Site.tracktik_site_id`, `customId` = our site id), each
-post at a site as a position, shifts with scheduled and clocked times in site-local time
-with offset, one tour definition per patrol site and the checkpoint scans of every tour.
-Ids derived here are deterministic: shift `SH-100001` is TrackTik shift 1079001, tour
-`PT-200001` is session `TS-200001`.
+post at a site as a position (no type: `service_types.csv` is the deployment's table),
+each shift as a TrackTik shift (the schedule only: `startDateTime`/`endDateTime`,
+`status` ACTIVE, `attendanceStatus`, no account) and what was worked as a work session
+(`startedOn`, `endedOn`, `shift`, `position`, `account`, `employee`), in site-local time
+with offset; one tour definition per patrol site and the checkpoint scans of every tour.
+Ids derived here are deterministic: shift `SH-100001` is TrackTik shift 1079001 and work
+session 2079001, tour `PT-200001` is session `TS-200001`.
 
 On top of the world's own planted problems this writer plants three records that must
 be quarantined, listed in the returned manifest with file and position/line:
-- a shift whose clockInDateTime lost its offset;
-- a shift for an employee id that is not in the employees export;
+- a work session whose startedOn lost its offset;
+- a work session for an employee id that is not in the employees export;
 - a checkpoint scan with an impossible time (its whole tour session is refused with it)."""
 
 from __future__ import annotations
@@ -25,12 +28,11 @@ from typing import Any
 
 SOURCE = "tracktik"
 SHIFT_ID_OFFSET = 979_000
+SESSION_ID_OFFSET = 1_979_000
 PAGE_SIZE = 100
 POSITION_BASE = 8_900
 TOUR_BASE = 500
 UNKNOWN_EMPLOYEE = 9_999
-# our service type -> TrackTik position type (parser.POSITION_TYPES inverted)
-POSITION_TYPE = {"unarmed": "STATIC", "armed": "ARMED", "patrol": "MOBILE_PATROL"}
 SCAN_COLUMNS = ["scan_id", "site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "checkpoint_name",
                 "scan_method", "employee_custom_id", "scanned_at", "status"]
 SCAN_METHODS = ("NFC", "QR", "NFC", "BARCODE")
@@ -38,6 +40,11 @@ SCAN_METHODS = ("NFC", "QR", "NFC", "BARCODE")
 
 def shift_number(shift_id: str) -> int:
     return SHIFT_ID_OFFSET + int(shift_id.split("-")[-1])
+
+
+def session_number(shift_id: str) -> int:
+    """The work session of a world shift (one session per shift)."""
+    return SESSION_ID_OFFSET + int(shift_id.split("-")[-1])
 
 
 def session_id(tour_id: str) -> str:
@@ -64,15 +71,17 @@ class _Render:
         self.site_ids = site_ids if site_ids is not None else {s.site_id for s in world.sites}
         self.sites = [s for s in world.sites if s.site_id in self.site_ids]
         self.shifts = [x for x in world.shifts if x.site_id in self.site_ids]
-        self.positions: dict[tuple[str, str], dict[str, Any]] = {}
-        for x in sorted(self.shifts, key=lambda x: (x.site_id, x.post)):
-            key = (x.site_id, x.post)
+        # one TrackTik position per post and service type (an armed and an unarmed post at
+        # one gate are two positions); the service type itself is the deployment's table
+        self.positions: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for x in sorted(self.shifts, key=lambda x: (x.site_id, x.post, x.service_type)):
+            key = (x.site_id, x.post, x.service_type)
             if key not in self.positions:
                 n = len(self.positions) + 1
                 self.positions[key] = {
                     "id": POSITION_BASE + n, "customId": f"P-{x.site_id[2:]}-{n:02d}", "name": x.post,
-                    "account": world.site(x.site_id).tracktik_site_id,
-                    "type": POSITION_TYPE.get(x.service_type, x.service_type.upper()), "status": "ACTIVE"}
+                    "account": world.site(x.site_id).tracktik_site_id, "status": "ACTIVE",
+                    "_service_type": x.service_type}
         guard_ids = sorted({x.guard_id for x in self.shifts}
                            | {t.guard_id for t in world.tours if t.site_id in self.site_ids})
         self.guards = [world.guard(g) for g in guard_ids]
@@ -96,20 +105,32 @@ class _Render:
                                         for k, cp in enumerate(s.checkpoints)]})
         return out
 
+    def position_items(self) -> list[dict[str, Any]]:
+        """Positions as TrackTik lists them: no type."""
+        return [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.positions.values()]
+
+    def service_type_rows(self) -> list[dict[str, str]]:
+        """The deployment's table: each position's customId -> service type."""
+        return [{"position": p["customId"], "service_type": p["_service_type"]} for p in self.positions.values()]
+
     def shift_item(self, x: Any) -> dict[str, Any]:
-        hours = None
-        if x.check_out is not None:
-            hours = round((x.check_out - x.check_in).total_seconds() / 3600, 2)
+        """The schedule: no clock-in or clock-out, no account."""
+        late = x.check_in > x.scheduled_start + timedelta(minutes=10)
         return {
             "id": shift_number(x.shift_id), "employee": self.w.guard(x.guard_id).tracktik_employee_id,
-            "position": self.positions[(x.site_id, x.post)]["id"], "account": None,
+            "position": self.positions[(x.site_id, x.post, x.service_type)]["id"], "account": None,
             "startDateTime": _ts(self.w, x.scheduled_start, x.site_id),
             "endDateTime": _ts(self.w, x.scheduled_end, x.site_id),
-            "clockInDateTime": _ts(self.w, x.check_in, x.site_id),
-            "clockOutDateTime": _ts(self.w, x.check_out, x.site_id),
-            "status": "ACTIVE" if x.check_out is None else "APPROVED",
-            "plannedDurationHours": round((x.scheduled_end - x.scheduled_start).total_seconds() / 3600, 2),
-            "clockedHours": hours, "approvedHours": None,
+            "status": "ACTIVE", "attendanceStatus": "LATE" if late else "ON_TIME",
+        }
+
+    def session_item(self, x: Any) -> dict[str, Any]:
+        """What was worked: the punches of one shift."""
+        position = self.positions[(x.site_id, x.post, x.service_type)]
+        return {
+            "id": session_number(x.shift_id), "employee": self.w.guard(x.guard_id).tracktik_employee_id,
+            "shift": shift_number(x.shift_id), "position": position["id"], "account": position["account"],
+            "startedOn": _ts(self.w, x.check_in, x.site_id), "endedOn": _ts(self.w, x.check_out, x.site_id),
         }
 
     def scan_rows(self, tour: Any) -> list[dict[str, Any]]:
@@ -146,9 +167,13 @@ def records_for_server(world: Any, site_ids: set[str] | None = None) -> dict[str
     """The world as TrackTik's API serves it (no planted format problems): shifts,
     employees, positions and clients, each a list of items."""
     r = _Render(world, site_ids)
-    shifts = [r.shift_item(x) for x in sorted(r.shifts, key=lambda x: x.shift_id)]
-    return {"shifts": shifts, "employees": r.employees(), "positions": list(r.positions.values()),
-            "clients": r.clients()}
+    ordered = sorted(r.shifts, key=lambda x: x.shift_id)
+    return {"work-sessions": [r.session_item(x) for x in ordered], "shifts": [r.shift_item(x) for x in ordered],
+            "employees": r.employees(), "positions": r.position_items(), "clients": r.clients()}
+
+
+def service_types_csv(world: Any, site_ids: set[str] | None = None) -> str:
+    return _csv(["position", "service_type"], _Render(world, site_ids).service_type_rows())
 
 
 def write_exports(world: Any, folder: Path, site_ids: set[str] | None = None) -> dict[str, Any]:
@@ -165,43 +190,46 @@ def write_exports(world: Any, folder: Path, site_ids: set[str] | None = None) ->
         files[name] = json.dumps(_page(items, 0, len(items), max(len(items), 1)), **dump)
 
     lookup_file("employees.json", r.employees())
-    lookup_file("positions.json", list(r.positions.values()))
+    lookup_file("positions.json", r.position_items())
+    files["service_types.csv"] = _csv(["position", "service_type"], r.service_type_rows())
     lookup_file("clients.json", r.clients())
     lookup_file("tours.json", r.tours())
 
-    # --- shifts: pages per site-local week of clock-in; re-deliveries in a later week
+    # --- shifts (the schedule) and work sessions: pages per site-local week of clock-in;
+    # re-deliveries of a session in a later week
+    ordered = sorted(r.shifts, key=lambda x: (x.check_in, x.shift_id))
+    lookup_file("shifts.json", [r.shift_item(x) for x in ordered])
     weeks: dict[date, list[dict[str, Any]]] = defaultdict(list)
-    for x in sorted(r.shifts, key=lambda x: (x.check_in, x.shift_id)):
-        weeks[_week(world.local(x.check_in, x.site_id).date())].append(r.shift_item(x))
+    for x in ordered:
+        weeks[_week(world.local(x.check_in, x.site_id).date())].append(r.session_item(x))
     taken = world.planted_ids()
     last_client = r.sites[-1].client_id if r.sites else None
     candidates = [x for x in r.shifts if world.site(x.site_id).client_id == last_client and x.shift_id not in taken
                   and x.service_type != "patrol" and x.check_out is not None]
-    bad_offset = shift_number(candidates[len(candidates) // 2].shift_id) if candidates else None
+    bad_offset = session_number(candidates[len(candidates) // 2].shift_id) if candidates else None
     for again in world.redeliveries:
         if again.record.site_id not in r.site_ids or not weeks:
             continue
         target = _week(again.after) + timedelta(days=7)
         while target not in weeks and target <= max(weeks):
             target += timedelta(days=7)
-        weeks[target].append(r.shift_item(again.record))
+        weeks[target].append(r.session_item(again.record))
     if weeks and r.shifts:
-        model = r.shifts[0]
-        stray = r.shift_item(model)
-        stray.update({"id": 990_001, "employee": UNKNOWN_EMPLOYEE, "status": "APPROVED"})
+        stray = r.session_item(r.shifts[0])
+        stray.update({"id": 990_001, "employee": UNKNOWN_EMPLOYEE})
         weeks[max(weeks)].append(stray)
     n_shifts = 0
     for week in sorted(weeks):
         items = weeks[week]
         for start in range(0, len(items), PAGE_SIZE):
             chunk = items[start:start + PAGE_SIZE]
-            name = f"shifts-{week.isoformat()}-p{start // PAGE_SIZE + 1:02d}.json"
+            name = f"work-sessions-{week.isoformat()}-p{start // PAGE_SIZE + 1:02d}.json"
             for position, item in enumerate(chunk, start=1):
-                if item["id"] == bad_offset and item["clockInDateTime"]:
-                    item["clockInDateTime"] = item["clockInDateTime"][:19]
+                if item["id"] == bad_offset and item["startedOn"]:
+                    item["startedOn"] = item["startedOn"][:19]
                     planted.append({"kind": "timestamp_without_offset", "record_id": str(item["id"]),
                                     "file": name, "line": position, "expect": "quarantine",
-                                    "note": "clockInDateTime has no UTC offset"})
+                                    "note": "startedOn has no UTC offset"})
                     bad_offset = None
                 if item["employee"] == UNKNOWN_EMPLOYEE:
                     planted.append({"kind": "unknown_employee", "record_id": str(item["id"]), "file": name,
@@ -241,7 +269,8 @@ def write_exports(world: Any, folder: Path, site_ids: set[str] | None = None) ->
         n_scans += len(rows)
 
     folder.mkdir(parents=True, exist_ok=True)
-    for old in sorted(folder.glob("shifts-*.json")) + sorted(folder.glob("checkpoint-scans-*.csv")):
+    for old in sorted(folder.glob("shifts-*.json")) + sorted(folder.glob("work-sessions-*.json")) \
+            + sorted(folder.glob("checkpoint-scans-*.csv")):
         if old.name not in files:
             old.unlink()
     for name, text in files.items():
@@ -262,7 +291,7 @@ def write_exports(world: Any, folder: Path, site_ids: set[str] | None = None) ->
 def _vendor_id(world_id: str) -> str:
     """A world shift or tour id as TrackTik shows it."""
     if world_id.startswith("SH-"):
-        return str(shift_number(world_id))
+        return str(session_number(world_id))
     if world_id.startswith("PT-"):
         return session_id(world_id)
     return world_id

@@ -1,7 +1,8 @@
 {{ config(meta={"dagster": {"ref": {"name": "fct_guard_shifts"}}}) }}
 -- billing-rules section 2-3: a shift matched to a contract is priced by it - an hourly
--- rate for its service type (its site or any site) in force on its service date, or,
--- for a patrol shift, the contract's patrol visit fee. Billing never guesses a rate.
+-- rate for its service type (its site or any site) in force on its service date, hour
+-- tiers (which price every guard minute), or, for a patrol shift, the contract's patrol
+-- visit fee. Billing never guesses a rate.
 select shifts.source_ref, shifts.contract_id
 
 from {{ ref('fct_guard_shifts') }} as shifts
@@ -15,4 +16,5 @@ where not exists (
             and (rates.site_id = shifts.site_id or rates.site_id is null)
             and (rates.effective_from is null or rates.effective_from <= shifts.service_date)
     )
+    and not contracts.has_hour_tiers
     and not (shifts.service_type = 'patrol' and contracts.patrol_visit_fee is not null)

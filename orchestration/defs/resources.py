@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from orchestration.lib.dbt import dbt_resource
-from orchestration.lib.resources import InboxResource, SendGridResource, StripeResource, WarehouseResource
+from orchestration.lib.resources import InboxResource, MessagingResource, StripeResource, WarehouseResource
 
 
 def _env(name: str) -> dg.EnvVar | str:
@@ -19,7 +19,15 @@ def resources() -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(),
             "inbox": InboxResource(path=_env("VIGIL_INBOX")),
-            "email": SendGridResource(api_key=_env("SENDGRID_API_KEY"), api_host=_env("SENDGRID_API_HOST")),
+            "messaging": MessagingResource(
+                sendgrid_api_key=_env("SENDGRID_API_KEY"),
+                sendgrid_host=_env("SENDGRID_API_HOST"),
+                twilio_account_sid=_env("TWILIO_ACCOUNT_SID"),
+                twilio_auth_token=_env("TWILIO_AUTH_TOKEN"),
+                twilio_from=_env("TWILIO_FROM"),
+                twilio_api_base=_env("TWILIO_API_BASE"),
+                retry_backoff_seconds=float(os.environ.get("VIGIL_SEND_RETRY_SECONDS", "1")),
+            ),
             "stripe": StripeResource(api_key=_env("STRIPE_API_KEY"), api_base=_env("STRIPE_API_BASE")),
             "dbt": dbt_resource(),
         }

@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
+from orchestration.lib.lineage import pulls_writing
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 _PARSE_ENV_DEFAULTS = {
     "VIGIL_PG_HOST": "localhost",
@@ -64,6 +66,17 @@ class VigilDbtTranslator(DagsterDbtTranslator):
             return super().get_asset_key(dbt_resource_props)
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
         return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        """A model reading a raw table also depends on the vendor API pulls writing it."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or {}
+        pulls = []
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            source = manifest.get("sources", {}).get(parent)
+            if source and source.get("schema") == "raw":
+                pulls += pulls_writing(source["name"])
+        return spec.merge_attributes(deps=sorted(set(pulls), key=lambda k: k.path)) if pulls else spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])

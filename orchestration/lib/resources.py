@@ -39,19 +39,31 @@ class InboxResource(dg.ConfigurableResource):
         return Path(override or self.path or config.paths().inbox).expanduser().resolve()
 
 
-class SendGridResource(dg.ConfigurableResource):
-    """Email through the SendGrid SDK; with no API key, messages land in a file outbox."""
+class MessagingResource(dg.ConfigurableResource):
+    """Email through SendGrid and SMS through Twilio when their keys are set, otherwise the
+    file outbox under $VIGIL_HOME/outbox (interfaces.md section 8). The `*_host`/`*_base`
+    settings point the SDKs at loopback peers in tests."""
 
-    api_key: str = ""
-    api_host: str = ""
+    sendgrid_api_key: str = ""
+    sendgrid_host: str = ""
     from_email: str = "billing@vigil.example"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_api_base: str = ""
+    retry_backoff_seconds: float = 1.0
 
-    def sender(self):
-        from billing.delivery import FileOutbox, SendGridSender
+    def channels(self):
+        from billing.messaging.channels import Channels, EmailFileOutbox, SendGridEmail, SmsFileOutbox, TwilioSms
 
-        if self.api_key:
-            return SendGridSender(api_key=self.api_key, from_email=self.from_email, host=self.api_host or None)
-        return FileOutbox(config.paths().outbox, from_email=self.from_email)
+        outbox = config.paths().outbox
+        email = (SendGridEmail(self.sendgrid_api_key, self.from_email, host=self.sendgrid_host or None)
+                 if self.sendgrid_api_key else EmailFileOutbox(outbox / "email", self.from_email))
+        sms = (TwilioSms(self.twilio_account_sid, self.twilio_auth_token, self.twilio_from,
+                         api_base=self.twilio_api_base or None)
+               if self.twilio_account_sid and self.twilio_auth_token
+               else SmsFileOutbox(outbox / "sms", self.twilio_from or "+10000000000"))
+        return Channels(email=email, sms=sms)
 
 
 class StripeResource(dg.ConfigurableResource):

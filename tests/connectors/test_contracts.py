@@ -163,3 +163,26 @@ def test_a_site_owned_by_another_client_is_refused(conn, tmp_path):
     [refusal] = report.quarantined_records()
     assert refusal.field == "sites[0].id" and "also belongs to client C-2" in refusal.reason
     assert refusal.line == 6
+
+
+def test_duplicate_recurring_items_and_unknown_currencies_are_refused(tmp_path):
+    # Two MON-GOLD items at S-1 with no effective date would bill as one (issue 8, point 9).
+    item = '      - {code: MON-GOLD, category: monitoring, site_id: S-1, amount: "89.00"}\n'
+    twice = SPEC_CONTRACT.replace(item, item + item.replace('"89.00"', '"95.00"'))
+    assert twice != SPEC_CONTRACT
+    refusal = _refusal(tmp_path, twice)
+    assert refusal.field == "contracts[1].recurring[1].code" and "recurring[0]" in refusal.reason
+    versioned = SPEC_CONTRACT.replace(item, item + item.replace("amount:", "effective_from: 2026-06-01, amount:"))
+    assert read_contract(write(tmp_path, "contracts/ok.yaml", versioned)).refusal is None
+
+    fee = '      - {device_type: camera, monthly_fee: "5"}\n'
+    fees = "    per_device:\n" + fee + fee.replace('"5"', '"6"')
+    devices = SPEC_CONTRACT.replace("    discounts:\n", fees + "    discounts:\n")
+    assert _refusal(tmp_path, devices).field == "contracts[1].per_device[1].device_type"
+
+    for code, accepted in (("CLP", True), ("XYZ", False)):
+        text = SPEC_CONTRACT.replace("  grouping: consolidated", f"  grouping: consolidated\n  currency: {code}")
+        result = read_contract(write(tmp_path, f"contracts/{code}.yaml", text))
+        assert (result.refusal is None) is accepted
+        if not accepted:
+            assert result.refusal.field == "client.currency" and "ISO 4217" in result.refusal.reason

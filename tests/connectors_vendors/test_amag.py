@@ -222,3 +222,34 @@ def test_exports_store_into_raw_tables_once(conn, tmp_path):
     with conn.cursor() as cur:
         cur.execute("select min(occurred_at) from raw.device_events where source = 'amag'")
         assert cur.fetchone()[0] is not None
+
+
+def test_powershell_and_ssms_extractions_are_both_read(tmp_path):
+    """fixtures/amag/README.md: Export-Csv (#TYPE line, quoted, en-US culture dates, CardID)
+    and SSMS (NULL) extractions of ActivityDataView."""
+    import shutil
+
+    folder = tmp_path / "amag"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "amag", folder, ignore=shutil.ignore_patterns("README.md"))
+    events = _by_table(parser.parse_folder(folder))["device_events"]
+    assert not events.quarantined
+    rows = {r["record_id"]: r for r in events.rows.iter_rows(named=True)}
+    assert set(rows) == {"88412031", "88412044", "88412050", "88412051"}
+    assert rows["88412031"]["occurred_at"] == datetime(2025, 3, 4, 7, 31, 45, tzinfo=UTC)  # 2:31:45 AM EST
+    assert rows["88412044"]["occurred_at"] == datetime(2025, 3, 4, 19, 15, 2, tzinfo=UTC)  # 2:15:02 PM
+    assert rows["88412044"]["event_type"] == "door_forced"
+    assert rows["88412031"]["source_line"] == 3  # the #TYPE line is line 1, the header line 2
+    assert json.loads(rows["88412031"]["extra"])["cardnumber"] == "100245"
+    assert json.loads(rows["88412031"]["extra"])["local_time"] == "2025-03-04 02:31:45.000"
+    assert json.loads(rows["88412051"]["extra"])["cardnumber"] == ""  # NULL is empty
+    assert rows["88412050"]["occurred_at"] == datetime(2025, 3, 4, 7, 14, 7, tzinfo=UTC)
+
+
+def test_a_24_hour_slash_date_is_refused_naming_the_culture(tmp_path):
+    folder = tmp_path / "amag"
+    folder.mkdir()
+    (folder / "sites.csv").write_text("CompanyID,site_id,timezone\n3,SITE-A,America/New_York\n")
+    (folder / "a.csv").write_text('#TYPE System.Data.DataRow\n"TxnID","DateTimeofTxn","CompanyID"\n'
+                                  '"1","04/03/2025 14:31:45","3"\n')
+    [refused] = _by_table(parser.parse_folder(folder))["device_events"].quarantined
+    assert refused.line == 3 and refused.field == "DateTimeOfTxn" and "no AM/PM" in refused.reason

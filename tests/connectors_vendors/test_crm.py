@@ -1,18 +1,20 @@
 """CRM connector: export mapping into contract documents (completeness checks, the
-autopay-without-payment-method client, merging with the contracts YAML) and the REST
-client over real HTTP against the local fake (API key, cursor paging, retries, cursor)."""
+autopay-without-payment-method client, Salesforce query results, quarterly contracts,
+no merge with the contracts YAML at ingest) and the Salesforce REST client over real
+HTTP against the local fake (client credentials, nextRecordsUrl, retries, change cursor)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from connectors.crm import parser, simulator
 from connectors.crm.client import CrmAuthError, CrmClient
-from connectors.crm.fake_server import FakeCrm
+from connectors.crm.fake_server import FakeSalesforce
 from connectors.inbox.contracts import parse_contracts, validate_document
 from connectors.simulator.generic import write_generic
 from connectors.simulator.world import build_world
@@ -144,8 +146,8 @@ def test_incomplete_accounts_are_refused_with_file_line_field_reason(tmp_path):
     assert quarterly.record_id == "K-3-M"
     assert "no billing contact email and no phone" in refused[("accounts.csv", 5, "Email")].reason
     assert "not an IANA timezone" in refused[("sites.csv", 5, "TimeZone")].reason
-    assert "not in accounts.csv" in refused[("sites.csv", 6, "AccountNumber")].reason
-    assert "not in contracts.csv" in refused[("contract_lines.csv", 8, "ContractNumber")].reason
+    assert "not among the accounts delivered" in refused[("sites.csv", 6, "AccountNumber")].reason
+    assert "not among the contracts delivered" in refused[("contract_lines.csv", 8, "ContractNumber")].reason
     assert json.loads(quarterly.content)["ContractNumber"] == "K-3-M"
 
 
@@ -172,69 +174,109 @@ def test_bad_line_refuses_its_account(tmp_path):
     assert hit.line == 2 and "89,00" in hit.reason
 
 
-def test_simulated_export_with_planted_rows(tmp_path):
+FIXTURES = Path(__file__).parent / "fixtures" / "crm"
+
+
+def test_salesforce_query_results_map_by_account_id(tmp_path):
+    """Real REST shapes (fixtures/crm/README.md): records with attributes, nested child
+    query results, a Contract naming its account by AccountId, currency as JSON numbers."""
+    folder = tmp_path / "crm"
+    shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("README.md"))
+    [result] = parser.parse_folder(folder)
+    docs = _docs(result)
+    assert set(docs) == {"C-1"}
+    one = docs["C-1"]
+    assert one["client"] == {"id": "C-1", "name": "Harbor Logistics LLC", "email": "ap@harbor.example",
+                             "phone": "+15555550100", "preferred_channel": "email", "autopay": True,
+                             "payment_method": "pm_card_visa"}
+    assert one["sites"] == [{"id": "S-1", "name": "Harbor - Terminal 4", "timezone": "America/New_York",
+                             "tax_jurisdiction": "US-NY"}]
+    [contract] = one["contracts"]
+    assert contract == {"id": "00000107", "start_date": "2025-01-01", "end_date": "2027-12-31",
+                        "billing_cycle": "monthly",
+                        "recurring": [{"code": "MON-VIDEO", "category": "monitoring", "site_id": "S-1",
+                                       "amount": "149.00"}],
+                        "per_device": [{"device_type": "camera", "monthly_fee": "4.50"}]}
+    # the Quarterly contract refuses its account, naming the cycle, at its record and line
+    refused = {(Path(q.file_path).name, q.line, q.field): q for q in result.quarantined}
+    contract_hit = refused[("contracts_query.json", 2, "Billing_Cycle__c")]
+    assert "'Quarterly' (an invoice every 3 months) is not supported" in contract_hit.reason
+    assert "refused whole" in contract_hit.reason and contract_hit.record_id == "00000108"
+    line_hit = refused[("contracts_query.json", 2, "Contract_Lines__r.records[0].BillCycle")]
+    assert "'Q' (invoiced every 3 months)" in line_hit.reason
+    assert len(result.quarantined) == 2
+
+
+def test_salesforce_page_without_attributes_type_or_incomplete_children(tmp_path):
+    folder = tmp_path / "crm"
+    shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("README.md"))
+    page = json.loads((folder / "accounts_query.json").read_text())
+    page["records"][0]["Contacts"]["done"] = False
+    page["records"][0]["Contacts"]["nextRecordsUrl"] = "/services/data/v60.0/query/01gD0000002HU6KIAW-2000"
+    page["records"].append({"attributes": {"type": "Opportunity"}, "Id": "006Dn00000AbCdEIAV"})
+    (folder / "accounts_query.json").write_text(json.dumps(page))
+    (folder / "other.json").write_text(json.dumps({"data": []}))
+    [result] = parser.parse_folder(folder)
+    reasons = {(Path(q.file_path).name, q.field): q.reason for q in result.quarantined}
+    assert "incomplete (done false)" in reasons[("accounts_query.json", "Contacts")]
+    assert "'Opportunity' is not an Account" in reasons[("accounts_query.json", "attributes.type")]
+    assert "not a Salesforce query result" in reasons[("other.json", None)]
+
+
+def test_simulated_export_with_planted_records(tmp_path):
     world = build_world(days=35, clients=4, seed=7)
     manifest = simulator.write_exports(world, tmp_path / "crm")
     [result] = parser.parse_folder(tmp_path / "crm")
     docs = _docs(result)
     assert set(docs) == {c.client_id for c in world.clients}
     assert len(result.quarantined) == manifest["quarantine_expected"] == 2
-    where = {(Path(q.file_path).name, q.line, q.record_id) for q in result.quarantined}
+    where = {(Path(q.file_path).name, q.line, q.field) for q in result.quarantined}
     for p in manifest["planted"]:
         if p["expect"] == "quarantine":
-            assert (p["file"], p["line"], p["record_id"]) in where
+            assert (p["file"], p["line"], p["field"]) in where, p
+    quarterly = next(q for q in result.quarantined if q.field == "Billing_Cycle__c")
+    assert "'Quarterly'" in quarterly.reason and quarterly.record_id == "K-9001-M"
     [autopay] = [p for p in manifest["planted"] if p["kind"] == "autopay_without_payment_method"]
     client = docs[autopay["record_id"]]["client"]
     assert client["autopay"] is True and "payment_method" not in client
     monitoring = {k.contract_id for k in world.contracts if k.kind == "monitoring"}
     assert {c["id"] for d in docs.values() for c in d["contracts"]} == monitoring  # drafts left out
-    json_folder = tmp_path / "json" / "crm"
-    simulator.write_json_export(world, json_folder)
-    [from_json] = parser.parse_folder(json_folder)
-    assert sorted(from_json.rows["content_hash"]) == sorted(result.rows["content_hash"])
-    assert len(from_json.quarantined) == 2
+    csv_folder = tmp_path / "csv" / "crm"
+    simulator.write_csv_exports(world, csv_folder)
+    assert '"Id","AccountId"' in (csv_folder / "contracts.csv").read_text().splitlines()[0]
+    [from_csv] = parser.parse_folder(csv_folder)
+    assert sorted(from_csv.rows["content_hash"]) == sorted(result.rows["content_hash"])
+    assert len(from_csv.quarantined) == 2
 
 
-def test_merge_with_contracts_yaml(tmp_path):
+def test_crm_document_is_the_crm_part_only(tmp_path):
+    """No merge at ingest (issue 8 point 16): dbt merges each source's newest document."""
     world = build_world(days=35, clients=4, seed=7)
-    write_generic(world, tmp_path)
+    write_generic(world, tmp_path, contract_kinds=("guarding",))
     simulator.write_exports(world, tmp_path / "crm")
     yaml_docs = _docs(parse_contracts(sorted((tmp_path / "contracts").glob("*.yaml"))))
     [result] = parser.parse_folder(tmp_path / "crm")
-    merged = _docs(result)
-    # same monitoring contracts in both: the merged document is the YAML one, byte for byte
-    assert merged == {c: yaml_docs[c] for c in merged}
-    # a new CRM-only monitoring contract and site are added; YAML keeps client and guarding
-    base = yaml_docs["C-1001"]
-    crm_doc = {"client": {"id": "C-1001", "name": "CRM Name", "email": "x@y.example"},
-               "sites": [{"id": "S-190", "name": "New Lot", "timezone": "America/New_York",
-                          "tax_jurisdiction": "US-NY"}],
-               "contracts": [{"id": "K-1001-M9", "start_date": "2026-10-01", "end_date": "2027-09-30",
-                              "billing_cycle": "monthly",
-                              "recurring": [{"code": "MON-STD", "category": "monitoring", "site_id": "S-190",
-                                             "amount": "79.00"}]}]}
-    bundle = parser.AccountBundle(parser.Row("accounts.csv", 2, {"AccountNumber": "A", "ExternalId": "C-1001"}))
-    doc, problems = parser.merge(crm_doc, base, bundle)
-    assert problems == []
-    assert doc["client"] == base["client"]
-    assert [s["id"] for s in doc["sites"]] == [s["id"] for s in base["sites"]] + ["S-190"]
-    assert [c["id"] for c in doc["contracts"]] == [c["id"] for c in base["contracts"]] + ["K-1001-M9"]
-    # the CRM may not replace a contract that prices guard work
-    clash = dict(crm_doc, contracts=[dict(crm_doc["contracts"][0], id="K-1001-G")])
-    doc, problems = parser.merge(clash, base, bundle)
-    assert doc is None and "prices guard work" in problems[0].reason
+    docs = _docs(result)
+    for client_id, doc in docs.items():
+        kinds = {k.contract_id: k.kind for k in world.contracts if k.client_id == client_id}
+        assert {kinds[c["id"]] for c in doc["contracts"]} <= {"monitoring"}
+        assert not {c["id"] for c in doc["contracts"]} & {c["id"] for c in yaml_docs[client_id]["contracts"]}
 
 
-def test_refused_yaml_blocks_the_merge(tmp_path):
+def test_contract_id_the_yaml_uses_for_guarding_is_refused(tmp_path):
     world = build_world(days=35, clients=4, seed=7)
-    write_generic(world, tmp_path)
+    write_generic(world, tmp_path, contract_kinds=("guarding",))
     simulator.write_exports(world, tmp_path / "crm")
-    path = tmp_path / "contracts" / "C-1002.yaml"
-    path.write_text(path.read_text().replace("billing_cycle: biweekly", "billing_cycle: fortnightly"))
+    guarding = next(k for k in world.contracts if k.kind == "guarding" and k.client_id == world.clients[0].client_id)
+    page = json.loads((tmp_path / "crm" / "contracts.json").read_text())
+    target = next(c for c in page["records"] if c["AccountId"] == page["records"][0]["AccountId"]
+                  and c["Status"] == "Activated")
+    target["ContractNumber"] = guarding.contract_id
+    (tmp_path / "crm" / "contracts.json").write_text(json.dumps(page))
     [result] = parser.parse_folder(tmp_path / "crm")
-    assert "C-1002" not in _docs(result)
-    [hit] = [q for q in result.quarantined if q.field == "ExternalId"]
-    assert "C-1002.yaml" in hit.reason and "not merged" in hit.reason
+    assert world.clients[0].client_id not in _docs(result)
+    [hit] = [q for q in result.quarantined if "prices guard work" in q.reason]
+    assert hit.field == "ContractNumber" and hit.record_id == guarding.contract_id
 
 
 def test_inbox_hands_the_crm_folder_to_this_parser(tmp_path):
@@ -263,47 +305,65 @@ def test_documents_store_like_contract_files(conn, tmp_path):
 # --- API client -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def accounts():
-    return simulator.records_for_server(build_world(days=35, clients=4, seed=7))
+def org():
+    world = build_world(days=35, clients=4, seed=7)
+    return world, simulator.records_for_server(world)
 
 
-def test_pull_pages_retries_and_advances_cursor(accounts):
-    with FakeCrm(accounts) as fake:
-        client = CrmClient(fake.base_url, "crm-test-key", limit=2, sleep=lambda s: None)
+def _client(fake, tmp_path, world, **kw):
+    sites = simulator.write_sites(world, tmp_path / "crm" / "sites.csv")
+    return CrmClient(fake.url, "vigil-crm", "crm-secret", sites=sites, sleep=lambda s: None, **kw)
+
+
+def test_pull_pages_retries_and_advances_cursor(org, tmp_path):
+    world, records = org
+    with FakeSalesforce(**records) as fake:
+        client = _client(fake, tmp_path, world)
         fake.fail_next(429, 1, retry_after="0")
         fake.fail_next(503, 1)
         [result], cursor = client.pull(None)
         assert result.rows.height == 4 and len(result.quarantined) == 2
-        assert fake.statuses().count(200) >= 3  # 5 accounts, 2 a page
-        assert fake.statuses()[:2] == [429, 503]
+        assert fake.statuses()[:3] == [429, 503, 200]
+        assert sum(1 for _, path, _ in fake.requests if "/query/01g" in path) >= 2  # nextRecordsUrl followed
+        exported = tmp_path / "export" / "crm"
+        simulator.write_exports(world, exported)
+        [from_files] = parser.parse_folder(exported)
+        assert sorted(result.rows["content_hash"]) == sorted(from_files.rows["content_hash"])
         [again], cursor2 = client.pull(cursor)
-        assert again.rows.height == 0 and not again.quarantined
-        assert cursor2 == cursor
-        number = accounts[1]["AccountNumber"]
-        fake.update(number, "2026-11-05T09:30:00Z", PaymentMethodRef="pm_card_mastercard")
+        assert again.rows.height == 0 and not again.quarantined and cursor2 == cursor
+        assert "WHERE LastModifiedDate > " in fake.queries[-1] and fake.queries[-1].endswith("LIMIT 1")
+        # an edit to a contract (not its account) is seen: the whole account is mapped again
+        contract = next(c for c in records["contracts"] if c["Status"] == "Activated")
+        fake.update("contract", contract["Id"], "2030-01-01T00:00:00.000+0000", Auto_Renew__c=False)
         [changed], cursor3 = client.pull(cursor2)
-        assert changed.rows["client_id"].to_list() == [accounts[1]["ExternalId"]]
-        assert json.loads(changed.rows["document"][0])["client"]["payment_method"] == "pm_card_mastercard"
+        account = next(a for a in records["accounts"] if a["Id"] == contract["AccountId"])
+        docs = _docs(changed)
+        terms = next(c for c in docs[account["Vigil_Client_Id__c"]]["contracts"]
+                     if c["id"] == contract["ContractNumber"])
+        assert terms["auto_renew"] is False
+        assert json.loads(cursor3)["modified"] == "2030-01-01T00:00:00.000Z"
         [none], _ = client.pull(cursor3)
         assert none.rows.height == 0
 
 
-def test_pull_merges_with_a_contracts_dir(accounts, tmp_path):
-    world = build_world(days=35, clients=4, seed=7)
-    write_generic(world, tmp_path)
-    yaml_docs = _docs(parse_contracts(sorted((tmp_path / "contracts").glob("*.yaml"))))
-    with FakeCrm(accounts) as fake:
-        client = CrmClient(fake.base_url, "crm-test-key", contracts_dir=tmp_path / "contracts", sleep=lambda s: None)
+def test_expired_session_gets_a_new_token(org, tmp_path):
+    world, records = org
+    with FakeSalesforce(**records) as fake:
+        client = _client(fake, tmp_path, world)
+        client.authenticate()
+        fake.revoke_tokens()
         [result], _ = client.pull(None)
-    assert _docs(result) == {c: yaml_docs[c] for c in _docs(result)}
+        assert result.rows.height == 4 and 401 in fake.statuses()
 
 
-def test_wrong_api_key_raises_a_clear_error(accounts):
-    with FakeCrm(accounts) as fake:
-        client = CrmClient(fake.base_url, "wrong", sleep=lambda s: None)
-        with pytest.raises(CrmAuthError, match=r"refused the API key \(HTTP 401"):
+def test_wrong_credentials_raise_a_clear_error(org, tmp_path):
+    world, records = org
+    with FakeSalesforce(**records) as fake:
+        sites = simulator.write_sites(world, tmp_path / "sites.csv")
+        client = CrmClient(fake.url, "vigil-crm", "wrong", sites=sites, sleep=lambda s: None)
+        with pytest.raises(CrmAuthError, match=r"refused the client credentials.*HTTP 400"):
             client.pull(None)
-        assert fake.statuses() == [401]  # not retried
+        assert fake.statuses() == [400]  # not retried
 
 
 def test_a_row_with_several_problems_is_one_quarantine_row(tmp_path):
@@ -321,3 +381,33 @@ def test_header_case_does_not_matter(tmp_path):
     path.write_text("\n".join([lines[0].lower(), *lines[1:]]) + "\n")
     [result] = parser.parse_folder(folder)
     assert _docs(result)["C-1"]["client"]["payment_method"] == "pm_card_visa"
+
+
+def test_hubspot_api_pages_map_like_salesforce(tmp_path):
+    """fixtures/hubspot/README.md: companies, contacts, deals and line items as the CRM API
+    v3 lists them, linked by associations; a deal not yet won is left out."""
+    folder = tmp_path / "crm"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "hubspot", folder, ignore=shutil.ignore_patterns("README.md"))
+    [result] = parser.parse_folder(folder)
+    assert not result.quarantined
+    [doc] = _docs(result).values()
+    assert doc["client"] == {"id": "C-1", "name": "Harbor Logistics LLC", "email": "ap@harbor.example",
+                             "phone": "+15555550100", "preferred_channel": "email", "autopay": True,
+                             "payment_method": "pm_card_visa"}
+    assert doc["contracts"] == [{"id": "K-1-M", "start_date": "2025-01-01", "end_date": "2027-12-31",
+                                 "billing_cycle": "monthly",
+                                 "recurring": [{"code": "MON-VIDEO", "category": "monitoring", "site_id": "S-1",
+                                                "amount": "149.00"}]}]
+
+
+def test_hubspot_quarterly_line_item_is_refused_naming_the_cycle(tmp_path):
+    folder = tmp_path / "crm"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "hubspot", folder, ignore=shutil.ignore_patterns("README.md"))
+    page = json.loads((folder / "line_items.json").read_text())
+    page["results"][0]["properties"].update(recurringbillingfrequency="quarterly", amount="447.00", price="447.00")
+    (folder / "line_items.json").write_text(json.dumps(page))
+    [result] = parser.parse_folder(folder)
+    assert result.rows.height == 0
+    [hit] = result.quarantined
+    assert hit.field == "BillCycle" and "'quarterly' (invoiced every 3 months)" in hit.reason
+    assert Path(hit.file_path).name == "line_items.json" and hit.line == 1

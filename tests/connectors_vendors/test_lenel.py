@@ -4,6 +4,7 @@ OpenAccess client over real HTTP against the local fake (auth, paging, retries, 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,36 +18,14 @@ from connectors.lenel.client import LenelAuthError, LenelClient, LenelError
 from connectors.lenel.fake_server import FakeOpenAccess
 from connectors.simulator.world import build_world
 
-SAMPLE_PAGE = {
-    "version": "1.0", "page_number": 1, "page_size": 3, "total_pages": 1, "total_items": 3, "count": 3,
-    "item_list": [
-        {"serial_number": 1741054447, "timestamp": "2025-03-04T02:14:07-05:00", "description": "Access Granted",
-         "controller_id": 3, "device_id": 12, "event_type": 0, "event_subtype": 20, "badge_id": 100245,
-         "alarm_priority": 0, "controller_name": "LNL-2220 Bldg A", "device_name": "Lobby In",
-         "cardholder_last_name": "Ruiz", "must_acknowledge": False},
-        {"SERIAL_NUMBER": 1741054502, "TIMESTAMP": "2025-03-04T07:15:02+00:00", "Description": "Door Forced Open",
-         "Controller_ID": 3, "DEVICE_ID": 14, "EVENT_TYPE": 99, "EVENT_SUBTYPE": 99, "ALARM_PRIORITY": 10},
-        {"serial_number": 1741054510, "timestamp": "2025-03-04T07:20:00+00:00", "description": "Comm Loss",
-         "controller_id": 3, "device_id": 0, "event_type": 1, "event_subtype": 1},
-    ],
-}
+FIXTURES = Path(__file__).parent / "fixtures" / "lenel"
+SAMPLE_PAGE = json.loads((FIXTURES / "logged_events_page_0001.json").read_text())
 
 
 def _write_folder(tmp_path: Path) -> Path:
+    """The fixtures (fixtures/lenel/README.md): real OpenAccess page shapes."""
     folder = tmp_path / "lenel"
-    folder.mkdir()
-    (folder / "sites.csv").write_text("controller_id,site_id,timezone\n3,SITE-A,America/New_York\n")
-    (folder / "events.json").write_text(json.dumps(SAMPLE_PAGE))
-    (folder / "readers.json").write_text(json.dumps({
-        "type_name": "Lnl_Reader", "page_number": 1, "total_pages": 1, "count": 2,
-        "item_list": [
-            {"property_value_map": {"PanelID": 3, "ReaderID": 12, "Name": "Lobby In", "InstallDate": "2025-01-15"}},
-            {"PROPERTY_VALUE_MAP": {"PANELID": 3, "READERID": 14, "NAME": "Dock Door 2",
-                                    "INSTALLDATE": "2025-02-01", "REMOVALDATE": "2025-12-31"}},
-        ]}))
-    (folder / "panels.json").write_text(json.dumps({
-        "type_name": "Lnl_Panel", "item_list": [{"property_value_map": {"ID": 3, "Name": "LNL-2220 Bldg A",
-                                                                         "InstallDate": "2025-01-10"}}]}))
+    shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("README.md"))
     return folder
 
 
@@ -66,8 +45,8 @@ def test_logged_events_map_to_canonical_rows(tmp_path):
     assert granted["site_id"] == "SITE-A"
     assert granted["device_id"] == "reader-3-12"
     assert granted["event_type"] == "access_granted"
-    assert granted["occurred_at"] == datetime(2025, 3, 4, 7, 14, 7, tzinfo=UTC)
-    assert granted["source_line"] == 1 and granted["source_file"].endswith("events.json")
+    assert granted["occurred_at"] == datetime(2025, 3, 4, 7, 14, 7, tzinfo=UTC)  # the server's -05:00
+    assert granted["source_line"] == 1 and granted["source_file"].endswith("logged_events_page_0001.json")
     extra = json.loads(granted["extra"])
     assert extra["device_name"] == "Lobby In" and extra["event_subtype"] == 20
     assert "cardholder_last_name" not in extra  # personal data is not kept
@@ -76,20 +55,47 @@ def test_logged_events_map_to_canonical_rows(tmp_path):
     assert rows["1741054502"]["device_id"] == "reader-3-14"
     # code table; device 0 is the panel itself
     assert rows["1741054510"]["event_type"] == "panel_offline"
+    assert rows["1741054510"]["occurred_at"] == datetime(2025, 3, 4, 7, 20, tzinfo=UTC)
     assert rows["1741054510"]["device_id"] == "panel-3"
     assert events.rows["content_hash"].n_unique() == 3
 
 
-def test_inventory_maps_readers_and_panels(tmp_path):
+def test_inventory_snapshots_give_first_and_last_seen(tmp_path):
+    """Items carry their own type_name (no page-level one); no install date: active from
+    the first snapshot listing a device, until the last one that did once it is gone."""
     devices = _by_table(parser.parse_folder(_write_folder(tmp_path)))["devices"]
     assert not devices.quarantined
     rows = {r["record_id"]: r for r in devices.rows.iter_rows(named=True)}
     assert set(rows) == {"reader-3-12", "reader-3-14", "panel-3"}
     assert rows["reader-3-12"]["device_type"] == "door_reader"
-    assert rows["reader-3-12"]["active_from"] == date(2025, 1, 15)
-    assert rows["reader-3-14"]["active_to"] == date(2025, 12, 31)
+    assert (rows["reader-3-12"]["active_from"], rows["reader-3-12"]["active_to"]) == (date(2025, 1, 15), None)
+    assert (rows["reader-3-14"]["active_from"], rows["reader-3-14"]["active_to"]) == (date(2025, 2, 1),
+                                                                                      date(2025, 2, 1))
     assert rows["reader-3-14"]["vendor_ref"] == "3/14"
+    assert json.loads(rows["reader-3-12"]["extra"])["hostname"] == "lnl-3-12.bldg-a.example"
     assert rows["panel-3"]["device_type"] == "panel" and rows["panel-3"]["site_id"] == "SITE-A"
+    assert rows["panel-3"]["active_from"] == date(2025, 1, 10)
+
+
+def test_a_new_snapshot_of_unchanged_devices_stores_nothing_new(tmp_path):
+    folder = _write_folder(tmp_path)
+    before = set(_by_table(parser.parse_folder(folder))["devices"].rows["content_hash"])
+    (folder / "instances_Lnl_Panel_2025-04-01.json").write_text(
+        (folder / "instances_Lnl_Panel_2025-01-10.json").read_text())
+    assert set(_by_table(parser.parse_folder(folder))["devices"].rows["content_hash"]) == before
+
+
+def test_undated_snapshot_and_unknown_type_are_quarantined(tmp_path):
+    folder = _write_folder(tmp_path)
+    (folder / "instances_Lnl_Reader.json").write_text((folder / "instances_Lnl_Reader_2025-01-15.json").read_text())
+    page = json.loads((folder / "instances_Lnl_Panel_2025-01-10.json").read_text())
+    page["item_list"].append({"type_name": "Lnl_Camera", "property_value_map": {"ID": 9}})
+    (folder / "instances_Lnl_Panel_2025-01-10.json").write_text(json.dumps(page))
+    results = _by_table(parser.parse_folder(folder))
+    [undated] = [q for q in results["device_events"].quarantined if q.file_path.endswith("instances_Lnl_Reader.json")]
+    assert "without a date in its name" in undated.reason and "no install date" in undated.reason
+    [camera] = results["devices"].quarantined
+    assert camera.field == "type_name" and "Lnl_Camera" in camera.reason and camera.line == 2
 
 
 def test_bad_records_and_files_are_quarantined_not_dropped(tmp_path):
@@ -152,6 +158,10 @@ def world():
     return build_world(days=14, seed=7)
 
 
+def _events_mark(cursor: str) -> Watermark:
+    return Watermark.decode(json.dumps(json.loads(cursor)["events"]))
+
+
 def _client(fake, world, sleeps=None, **kw):
     return LenelClient(fake.base_url, "admin", "secret", "VIGIL-APP", sites=simulator.site_map(world),
                        page_size=kw.pop("page_size", 100), backoff=0.01,
@@ -173,7 +183,7 @@ def test_client_pages_retries_and_advances_cursor(world):
         assert sleeps[0] == 2.0  # Retry-After honoured
         event_calls = [p for _, p, s in fake.requests if "/logged_events" in p and s == 200]
         assert len(event_calls) >= 3 and all("version=1.0" in p for p in event_calls)
-        assert Watermark.decode(cursor).high_water == events.rows["occurred_at"].max()
+        assert _events_mark(cursor).high_water == events.rows["occurred_at"].max()
 
         again, cursor2 = client.pull(cursor)
         assert _by_table(again)["device_events"].rows.height == 0
@@ -184,7 +194,26 @@ def test_client_pages_retries_and_advances_cursor(world):
         fake.add_events([late])
         third, cursor3 = client.pull(cursor2, include_inventory=False)
         assert third[0].rows["vendor_ref"].to_list() == ["1999000001"]
-        assert Watermark.decode(cursor3).high_water == datetime(2030, 1, 1, tzinfo=UTC)
+        assert _events_mark(cursor3).high_water == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_pulls_are_inventory_snapshots_first_and_last_seen(world):
+    records = simulator.records_for_server(world)
+    with FakeOpenAccess(**records) as fake:
+        client = _client(fake, world)
+        results, cursor = client.pull(None, today=date(2026, 11, 2))
+        first = {r["record_id"]: r for r in _by_table(results)["devices"].rows.iter_rows(named=True)}
+        assert {r["active_from"] for r in first.values()} == {date(2026, 11, 2)} and \
+            {r["active_to"] for r in first.values()} == {None}
+        gone = records["instances"]["Lnl_Reader"][0]
+        fake.instances["lnl_reader"] = records["instances"]["Lnl_Reader"][1:]
+        results, cursor = client.pull(cursor, today=date(2026, 11, 3))
+        later = {r["record_id"]: r for r in _by_table(results)["devices"].rows.iter_rows(named=True)}
+        key = f"reader-{gone['PanelID']}-{gone['ReaderID']}"
+        assert (later[key]["active_from"], later[key]["active_to"]) == (date(2026, 11, 2), date(2026, 11, 2))
+        others = {k: (r["active_from"], r["active_to"]) for k, r in later.items() if k != key}
+        assert set(others.values()) == {(date(2026, 11, 2), None)}
+        assert {k: first[k]["content_hash"] for k in others} == {k: later[k]["content_hash"] for k in others}
 
 
 def test_same_record_pulled_or_exported_has_same_hash(world, tmp_path):

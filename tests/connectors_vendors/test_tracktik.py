@@ -1,5 +1,6 @@
-"""TrackTik connector: export parsing (shift and patrol mapping, quirks, planted bad records)
-and the REST client over real HTTP against the local fake (OAuth incl. refresh, paging,
+"""TrackTik connector: export parsing (work sessions with their shift's schedule, untyped
+positions through the deployment's service-type table, patrols, planted bad records) and
+the REST client over real HTTP against the local fake (OAuth incl. refresh, paging,
 retries, 31-day windows, cursor)."""
 
 from __future__ import annotations
@@ -23,40 +24,56 @@ def _page(items):
                        "data": items})
 
 
+# Shapes as TrackTik's REST API sends them (fixtures/tracktik/README.md)
 EMPLOYEES = [{"id": 4203, "customId": "G-1", "firstName": "Ana", "lastName": "Ruiz", "status": "ACTIVE"},
              {"id": 4567, "customId": "G-2", "firstName": "Tom", "lastName": "Chen", "status": "ACTIVE"},
              {"id": 4600, "customId": "", "firstName": "No", "lastName": "Custom"}]
-POSITIONS = [{"id": 8901, "customId": "P-1", "name": "Main Gate", "account": 30100, "type": "STATIC"},
-             {"id": 8902, "customId": "P-2", "name": "Cash Office", "account": 30100, "type": "ARMED"},
-             {"id": 8903, "customId": "P-3", "name": "Night Patrol", "account": 30140, "type": "MOBILE_PATROL"},
-             {"id": 8904, "customId": "P-4", "name": "Armed Lobby", "account": 30140, "type": None},
-             {"id": 8905, "customId": "P-5", "name": "K9 Sweep", "account": 30100, "type": "K9_UNIT"},
-             {"id": 8906, "customId": "P-6", "name": "Floating", "account": None, "type": "STATIC"}]
+POSITIONS = [{"id": 8901, "customId": "P-1", "name": "Main Gate", "account": 30100, "status": "ACTIVE"},
+             {"id": 8902, "customId": "P-2", "name": "Cash Office", "account": 30100, "status": "ACTIVE"},
+             {"id": 8903, "customId": "P-3", "name": "Night Patrol", "account": 30140, "status": "ACTIVE"},
+             {"id": 8904, "customId": "P-4", "name": "Armed Lobby", "account": 30140, "status": "ACTIVE"},
+             {"id": 8905, "customId": "P-5", "name": "K9 Sweep", "account": 30100, "status": "ACTIVE"},
+             {"id": 8906, "customId": "P-6", "name": "Floating", "account": None, "status": "ACTIVE"}]
+SERVICE_TYPES = "position,service_type\n8901,unarmed\nP-2,armed\nP-3,patrol\nP-5,k9_unit\nP-6,unarmed\n"
 CLIENTS = [{"id": 30100, "customId": "S-101", "name": "Harbor Terminal 4", "timeZone": "America/New_York"},
            {"id": 30140, "customId": "S-202", "name": "Prairie Parking", "timeZone": "America/Chicago"}]
 
 
 def _shift(id_, employee=4203, position=8901, start="2025-06-01T07:00:00-04:00", end="2025-06-01T15:00:00-04:00",
-           clock_in="2025-06-01T06:58:12-04:00", clock_out="2025-06-01T15:04:40-04:00", status="APPROVED", **more):
+           status="ACTIVE", **more):
+    """A TrackTik shift: the schedule only."""
     return {"id": id_, "employee": employee, "position": position, "account": None, "startDateTime": start,
-            "endDateTime": end, "clockInDateTime": clock_in, "clockOutDateTime": clock_out, "status": status,
-            "clockedHours": 8.11, "approvedHours": 8, **more}
+            "endDateTime": end, "status": status, "attendanceStatus": "ON_TIME", **more}
+
+
+def _session(id_, shift=1079011, employee=4203, position=8901, started="2025-06-01T06:58:12-04:00",
+             ended="2025-06-01T15:04:40-04:00", account=30100, **more):
+    """A work session: what was worked."""
+    return {"id": id_, "employee": employee, "shift": shift, "position": position, "account": account,
+            "startedOn": started, "endedOn": ended, **more}
 
 
 SHIFTS = [
     _shift(1079011),
-    _shift(1079012, employee=4567, position=8902, start="2025-06-01T15:00:00-04:00",
-           end="2025-06-01T23:00:00-04:00", clock_in="2025-06-01T15:01:00-04:00", clock_out=None, status="ACTIVE"),
-    _shift(1079013, position=8903, clock_in="2025-06-01T19:55:00Z", clock_out="2025-06-02T04:02:00Z"),
+    _shift(1079012, employee=4567, position=8902, start="2025-06-01T15:00:00-04:00", end="2025-06-01T23:00:00-04:00"),
+    _shift(1079013, position=8903),
     _shift(1079014, position=8904),
-    _shift(1079015, position=8905),
-    _shift(1079016, position=8906, account=30140),
-    _shift(1079017, clock_in=None, clock_out=None, status="PENDING"),             # never worked: skipped
-    _shift(1079018, clock_in="2025-06-01T06:58:12"),                               # no offset
-    _shift(1079019, employee=9999),                                                # unknown employee
-    _shift(1079020, clock_out=None, status="APPROVED"),                            # closed without clock-out
-    _shift(1079021, employee=4600),                                                # employee without customId
-    _shift("abc"),                                                                 # id not an integer
+    _shift(1079017, status="CANCELLED"),  # never worked: no session, nothing billed
+]
+SESSIONS = [
+    _session(2079011),
+    _session(2079012, shift=1079012, employee=4567, position=8902, started="2025-06-01T15:01:00-04:00",
+             ended=None),                                                          # running: open
+    _session(2079013, shift=1079013, position=8903, account=None, started="2025-06-01T19:55:00Z",
+             ended="2025-06-02T04:02:00Z"),                                        # account from the position
+    _session(2079015, shift=None, position=8905),                                  # unscheduled
+    _session(2079016, shift=None, position=8906, account=30140),                   # position without account
+    _session(2079014, shift=1079014, position=8904),                               # position not in the table
+    _session(2079018, started="2025-06-01T06:58:12"),                              # no offset
+    _session(2079019, employee=9999),                                              # unknown employee
+    _session(2079020, shift=1079999),                                              # shift not exported
+    _session(2079021, employee=4600),                                              # employee without customId
+    _session("abc"),                                                               # id not an integer
 ]
 TOURS = [{"id": 501, "name": "Night Perimeter", "account": 30140,
           "checkpoints": [{"id": f"CP-0{k}", "name": f"Point {k}"} for k in range(1, 5)]}]
@@ -83,7 +100,9 @@ def _write_folder(tmp_path: Path) -> Path:
     (folder / "positions.json").write_text(_page(POSITIONS))
     (folder / "clients.json").write_text(_page(CLIENTS))
     (folder / "tours.json").write_text(_page(TOURS))
+    (folder / "service_types.csv").write_text(SERVICE_TYPES)
     (folder / "shifts-2025-06-01.json").write_text(_page(SHIFTS))
+    (folder / "work-sessions-2025-06-01.json").write_text(_page(SESSIONS))
     (folder / "checkpoint-scans-2025-06-01.csv").write_text("\n".join([SCAN_HEADER, *SCANS]) + "\n")
     return folder
 
@@ -92,44 +111,46 @@ def _results(folder: Path):
     return {r.table: r for r in parser.parse_folder(folder)}
 
 
-def test_shifts_map_to_canonical_timesheets(tmp_path):
+def test_work_sessions_map_to_canonical_timesheets(tmp_path):
+    """A timesheet is a work session (startedOn/endedOn), its schedule its shift's."""
     ts = _results(_write_folder(tmp_path))["timesheets"]
     assert ts.source == "tracktik"
     assert set(CANONICAL_COLUMNS["timesheets"]) <= set(ts.rows.columns)
     rows = {r["record_id"]: r for r in ts.rows.iter_rows(named=True)}
-    first = rows["1079011"]
+    first = rows["2079011"]
     assert first["guard_id"] == "G-1" and first["guard_name"] == "Ana Ruiz"
-    assert first["site_id"] == "S-101"  # position 8901 -> account 30100 -> customId
-    assert first["service_type"] == "unarmed" and first["post"] == "Main Gate"
+    assert first["site_id"] == "S-101"  # the session's account -> customId
+    assert first["service_type"] == "unarmed" and first["post"] == "Main Gate"  # by position id
     assert first["check_in_at"] == datetime(2025, 6, 1, 10, 58, 12, tzinfo=UTC)  # -04:00 local -> UTC
     assert first["check_out_at"] == datetime(2025, 6, 1, 19, 4, 40, tzinfo=UTC)
-    assert first["scheduled_start_at"] == datetime(2025, 6, 1, 11, tzinfo=UTC)
-    assert first["vendor_ref"] == "1079011"
-    assert first["source_file"].endswith("shifts-2025-06-01.json") and first["source_line"] == 1
+    assert first["scheduled_start_at"] == datetime(2025, 6, 1, 11, tzinfo=UTC)  # the shift's schedule
+    assert first["vendor_ref"] == "2079011"
+    assert first["source_file"].endswith("work-sessions-2025-06-01.json") and first["source_line"] == 1
     extra = json.loads(first["extra"])
-    assert extra["employee_id"] == 4203 and extra["position"] == 8901 and extra["clockedHours"] == 8.11
-    # an ACTIVE shift with no clock-out is an open shift
-    assert rows["1079012"]["check_out_at"] is None and rows["1079012"]["service_type"] == "armed"
-    assert rows["1079013"]["service_type"] == "patrol" and rows["1079013"]["site_id"] == "S-202"
-    assert rows["1079014"]["service_type"] == "armed"  # no type: by name
-    assert rows["1079015"]["service_type"] == "k9_unit"  # unknown type passed on (billing: missing_rate)
-    assert rows["1079016"]["site_id"] == "S-202"  # position without account: the shift's account
-    assert "1079017" not in rows  # never worked
+    assert extra["employee_id"] == 4203 and extra["shift"] == 1079011 and extra["attendance_status"] == "ON_TIME"
+    # a session with no endedOn is an open shift
+    assert rows["2079012"]["check_out_at"] is None and rows["2079012"]["service_type"] == "armed"  # by customId
+    assert rows["2079013"]["service_type"] == "patrol" and rows["2079013"]["site_id"] == "S-202"
+    assert rows["2079015"]["service_type"] == "k9_unit" and rows["2079015"]["scheduled_start_at"] is None
+    assert rows["2079016"]["site_id"] == "S-202"  # position without account: the session's
+    assert "1079017" not in rows and len(rows) == 5  # a cancelled shift with no session bills nothing
     assert ts.rows["content_hash"].n_unique() == ts.rows.height
 
 
-def test_bad_shifts_and_lookups_are_quarantined_with_reasons(tmp_path):
+def test_bad_sessions_and_lookups_are_quarantined_with_reasons(tmp_path):
     ts = _results(_write_folder(tmp_path))["timesheets"]
     refused = {q.record_id: q for q in ts.quarantined}
-    assert refused["1079018"].field == "clockInDateTime" and "no UTC offset" in refused["1079018"].reason
-    assert refused["1079018"].line == 8 and refused["1079018"].file_path.endswith("shifts-2025-06-01.json")
-    assert refused["1079019"].field == "employee" and "9999" in refused["1079019"].reason
-    assert refused["1079020"].field == "clockOutDateTime" and "ACTIVE" in refused["1079020"].reason
-    assert "1079021" in refused  # its employee has no customId
+    assert refused["2079014"].field == "position" and "no service type in service_types.csv" in \
+        refused["2079014"].reason and "Armed Lobby" in refused["2079014"].reason
+    assert refused["2079018"].field == "startedOn" and "no UTC offset" in refused["2079018"].reason
+    assert refused["2079018"].line == 7 and refused["2079018"].file_path.endswith("work-sessions-2025-06-01.json")
+    assert refused["2079019"].field == "employee" and "9999" in refused["2079019"].reason
+    assert refused["2079020"].field == "shift" and "1079999 is not in the shifts export" in refused["2079020"].reason
+    assert "2079021" in refused  # its employee has no customId
     assert refused[None].field == "id" and "not an integer" in refused[None].reason
     lookup = [q for q in ts.quarantined if q.record_id == "4600" and q.field == "customId"]
     assert lookup and lookup[0].file_path.endswith("employees.json") and lookup[0].line == 3
-    assert json.loads(refused["1079019"].content)["employee"] == 9999  # content as delivered
+    assert json.loads(refused["2079019"].content)["employee"] == 9999  # content as delivered
 
 
 def test_tour_sessions_become_patrol_records(tmp_path):
@@ -180,9 +201,11 @@ def test_simulated_exports_round_trip_with_planted_records(tmp_path):
     planted = {p["kind"]: p["record_id"] for p in manifest["world_planted"]}
     rows = {r["record_id"]: r for r in ts.rows.iter_rows(named=True)}
     assert rows[planted["open_shift"]]["check_out_at"] is None
-    assert rows[planted["unknown_service_type"]]["service_type"] == "k9_unit"
+    assert rows[planted["unknown_service_type"]]["service_type"] == next(
+        x.service_type for x in world.shifts if x.shift_id == next(
+            p.record_id for p in world.planted if p.kind == "unknown_service_type"))
     shift = world.shifts[0]
-    mapped = rows[str(simulator.shift_number(shift.shift_id))]
+    mapped = rows[str(simulator.session_number(shift.shift_id))]
     assert (mapped["guard_id"], mapped["site_id"], mapped["service_type"]) == (shift.guard_id, shift.site_id,
                                                                              shift.service_type)
     assert mapped["check_in_at"] == shift.check_in.replace(microsecond=0)
@@ -218,9 +241,16 @@ def world():
     return build_world(days=40, clients=3, seed=5)
 
 
-def _client(fake, **kw) -> TrackTikClient:
+@pytest.fixture(scope="module")
+def service_types(world, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tracktik") / "service_types.csv"
+    path.write_text(simulator.service_types_csv(world))
+    return path
+
+
+def _client(fake, service_types, **kw) -> TrackTikClient:
     kw.setdefault("sleep", lambda s: None)
-    return TrackTikClient(fake.base_url, *CREDS, **kw)
+    return TrackTikClient(fake.base_url, *CREDS, service_types=service_types, **kw)
 
 
 def test_windows_are_split_at_31_days():
@@ -230,22 +260,23 @@ def test_windows_are_split_at_31_days():
     assert all(parts[i][1] == parts[i + 1][0] for i in range(len(parts) - 1))
 
 
-def test_pull_pages_retries_splits_windows_and_advances(world):
+def test_pull_pages_retries_splits_windows_and_advances(world, service_types):
     records = simulator.records_for_server(world)
     with FakeTrackTik(records) as fake:
-        client = _client(fake, limit=25, backfill=timedelta(days=45))
+        client = _client(fake, service_types, limit=25, backfill=timedelta(days=45))
         fake.fail_next(429, 1, retry_after="0")
         fake.fail_next(503, 2)
         results, cursor = client.pull(None, UNTIL)
         [ts] = results
         assert ts.table == "timesheets" and not ts.quarantined
         assert ts.rows.height == len(world.shifts)
-        assert sorted(ts.rows["record_id"].to_list()) == sorted(str(s["id"]) for s in records["shifts"])
+        assert sorted(ts.rows["record_id"].to_list()) == sorted(str(s["id"]) for s in records["work-sessions"])
+        assert ts.rows["scheduled_start_at"].null_count() == 0  # every session found its shift
         statuses = fake.statuses()
         assert statuses[:3] == [429, 503, 503] and statuses.count(200) == len(statuses) - 3
-        shift_queries = fake.data_requests("shifts")
-        assert len(shift_queries) >= 3  # >= 3 pages
-        spans = {q.split("startDateTime%3Abetween=")[1].split("&")[0] for q in shift_queries}
+        session_queries = fake.data_requests("work-sessions")
+        assert len(session_queries) >= 3  # >= 3 pages
+        spans = {q.split("startedOn%3Abetween=")[1].split("&")[0] for q in session_queries}
         assert len(spans) == 2  # 45 days: two windows, each within 31 days
         assert Cursor.decode(cursor).start == UNTIL
         again, cursor2 = client.pull(cursor, UNTIL + timedelta(hours=2))
@@ -254,11 +285,11 @@ def test_pull_pages_retries_splits_windows_and_advances(world):
         assert fake.grants == ["password"]  # one token for the whole session
 
 
-def test_pulled_and_exported_shift_have_the_same_hash(world, tmp_path):
+def test_pulled_and_exported_shift_have_the_same_hash(world, tmp_path, service_types):
     simulator.write_exports(world, tmp_path / "tracktik")
     exported, _ = parser.parse_folder(tmp_path / "tracktik")
     with FakeTrackTik(simulator.records_for_server(world)) as fake:
-        [pulled], _ = _client(fake, backfill=timedelta(days=45)).pull(None, _after_end(world))
+        [pulled], _ = _client(fake, service_types, backfill=timedelta(days=45)).pull(None, _after_end(world))
     common = set(exported.rows["content_hash"]) & set(pulled.rows["content_hash"])
     assert len(common) >= len(world.shifts) - 3
 
@@ -267,10 +298,10 @@ def _after_end(world):  # noqa: N802
     return datetime.combine(world.end + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
 
 
-def test_token_refresh_on_expiry_and_on_401(world):
+def test_token_refresh_on_expiry_and_on_401(world, service_types):
     now = [1_000.0]
     with FakeTrackTik(simulator.records_for_server(world), token_ttl=600, clock=lambda: now[0]) as fake:
-        client = _client(fake, limit=100, backfill=timedelta(days=10), clock=lambda: now[0])
+        client = _client(fake, service_types, limit=100, backfill=timedelta(days=10), clock=lambda: now[0])
         _, cursor = client.pull(None, UNTIL - timedelta(days=10))
         assert fake.grants == ["password"]
         now[0] += 700  # the token has expired: refreshed before the next call
@@ -305,33 +336,32 @@ def test_fake_enforces_page_ban_31_days_and_auth(world):
         r = requests.get(base, params={"startDateTime:between": ok, "page": 2}, headers=auth, timeout=5)
         assert r.status_code == 400 and "page" in r.json()["message"]
         assert requests.get(base, headers=auth, timeout=5).status_code == 400  # shifts need the filter
+        sessions = f"{fake.base_url}/rest/v1/work-sessions"
+        assert requests.get(sessions, headers=auth, timeout=5).status_code == 400  # startedOn:between needed
+        assert requests.get(sessions, params={"startedOn:between": ok}, headers=auth, timeout=5).status_code == 200
 
 
-def test_running_shift_is_held_until_it_ends(world):
+def test_running_shift_is_held_until_it_ends(world, service_types):
     records = simulator.records_for_server(world)
-    running = dict(records["shifts"][-1])
     start = UNTIL - timedelta(hours=2)
-    running.update({"id": 2_000_001, "startDateTime": start.isoformat(),
-                    "endDateTime": (start + timedelta(hours=8)).isoformat(), "clockInDateTime": start.isoformat(),
-                    "clockOutDateTime": None, "status": "ACTIVE"})
-    later = dict(records["shifts"][-1])
-    later.update({"id": 2_000_002, "startDateTime": (start + timedelta(hours=1)).isoformat(),
-                  "endDateTime": (start + timedelta(hours=3)).isoformat(),
-                  "clockInDateTime": (start + timedelta(hours=1)).isoformat(),
-                  "clockOutDateTime": (start + timedelta(hours=3)).isoformat(), "status": "APPROVED"})
-    records["shifts"] = [running, later]
+    running = dict(records["work-sessions"][-1])
+    running.update({"id": 3_000_001, "startedOn": start.isoformat(), "endedOn": None})
+    later = dict(records["work-sessions"][-1])
+    later.update({"id": 3_000_002, "startedOn": (start + timedelta(hours=1)).isoformat(),
+                  "endedOn": (start + timedelta(hours=3)).isoformat()})
+    records["work-sessions"] = [running, later]
     with FakeTrackTik(records) as fake:
-        client = _client(fake, backfill=timedelta(days=1))
+        client = _client(fake, service_types, backfill=timedelta(days=1))
         [first], cursor = client.pull(None, UNTIL + timedelta(hours=2))
-        assert first.rows["record_id"].to_list() == ["2000002"]  # the running one is held back
+        assert first.rows["record_id"].to_list() == ["3000002"]  # the running one is held back
         held = Cursor.decode(cursor)
-        assert held.start == start and held.seen == {"2000002"}
+        assert held.start == start and held.seen == {"3000002"}
         [second], cursor = client.pull(cursor, UNTIL + timedelta(hours=3))
         assert second.rows.height == 0  # still running, the other already delivered
-        done = dict(running, clockOutDateTime=(start + timedelta(hours=8)).isoformat(), status="APPROVED")
-        fake.records["shifts"] = [done, later]
+        done = dict(running, endedOn=(start + timedelta(hours=8)).isoformat())
+        fake.records["work-sessions"] = [done, later]
         [third], cursor = client.pull(cursor, UNTIL + timedelta(hours=9))
-        assert third.rows["record_id"].to_list() == ["2000001"]
+        assert third.rows["record_id"].to_list() == ["3000001"]
         assert third.rows["check_out_at"][0] is not None
         assert Cursor.decode(cursor).start == UNTIL + timedelta(hours=9)
 
@@ -341,11 +371,11 @@ def test_exports_store_into_raw_tables_once(conn, tmp_path):
 
     _write_folder(tmp_path)
     first = store_results(conn, parser.parse_folder(tmp_path / "tracktik"))
-    assert first.tables["timesheets"] == 6 and first.tables["patrols"] == 2
+    assert first.tables["timesheets"] == 5 and first.tables["patrols"] == 2
     again = store_results(conn, parser.parse_folder(tmp_path / "tracktik"))
     assert again.tables["timesheets"] == 0 and again.tables["patrols"] == 0 and again.tables["quarantine"] == 0
     with conn.cursor() as cur:
-        cur.execute("select check_out_at is null, extra->>'status' from raw.timesheets "
-                    "where source = 'tracktik' and record_id = '1079012'")
+        cur.execute("select check_out_at is null, extra->>'shift_status' from raw.timesheets "
+                    "where source = 'tracktik' and record_id = '2079012'")
         assert cur.fetchone() == (True, "ACTIVE")
     conn.commit()

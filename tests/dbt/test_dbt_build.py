@@ -318,7 +318,7 @@ def test_build_succeeds(built):
 CONTRACT = {
     "marts.dim_clients": "client_id, client_name, email, phone, preferred_channel, autopay, payment_method, "
     "grouping, currency",
-    "marts.dim_sites": "site_id, client_id, site_name, timezone, tax_jurisdiction",
+    "marts.dim_sites": "site_id, client_id, site_name, timezone, tax_jurisdiction, site_position",
     "marts.dim_contracts": "contract_id, client_id, start_date, end_date, billing_cycle, terms",
     "marts.fct_tax_rates": "jurisdiction_code, rate, taxable_categories, name",
     "marts.fct_guard_shifts": "shift_id, source, source_ref, guard_id, guard_name, site_id, client_id, contract_id, "
@@ -474,3 +474,102 @@ def test_unknown_site_is_readmitted_once_a_contract_declares_it(built, warehouse
     shift = query("select * from marts.fct_guard_shifts where source_ref = 'timesheets:SH-8'")[0]
     assert (shift["client_id"], shift["contract_id"], shift["service_date"]) == ("C-1", "K-1001-G", date(2026, 3, 6))
     assert query("select client_id from marts.fct_devices where device_id = 'D-2'") == [{"client_id": "C-1"}]
+
+
+# ---------------------------------------------------------------------------------------
+# issue 8 point 16: the contracts in force do not depend on the order the contract YAML and
+# the CRM are ingested in (each source keeps its own newest document; dbt merges them)
+
+
+def _yaml_document(client_id: str, number: str, rate: str) -> dict:
+    return {
+        "client": {"id": client_id, "name": f"Client {number} (YAML)", "email": f"ap@c{number}.example"},
+        "sites": [{"id": f"S-{number}1", "name": "Main gate", "timezone": "America/New_York",
+                   "tax_jurisdiction": "US-NY"}],
+        "contracts": [{"id": f"K-{number}-G", "start_date": "2026-01-01", "end_date": "2026-12-31",
+                       "billing_cycle": "weekly", "rates": [{"service_type": "unarmed", "rate": rate}]}],
+    }
+
+
+def _crm_page(client_id: str, number: str) -> tuple[dict, dict]:
+    """Salesforce query results: the account and its monitoring contract, which covers a
+    second site the YAML does not declare."""
+    account_id = f"001Dn0000000{number}00IAK"
+    accounts = {"totalSize": 1, "done": True, "records": [{
+        "attributes": {"type": "Account"}, "Id": account_id, "Name": f"Client {number} (CRM)",
+        "Vigil_Client_Id__c": client_id, "Phone": "+15555550123", "LastModifiedDate": "2026-01-02T00:00:00.000+0000",
+    }]}
+    contracts = {"totalSize": 1, "done": True, "records": [{
+        "attributes": {"type": "Contract"}, "Id": f"800Dn0000000{number}00IAK", "AccountId": account_id,
+        "ContractNumber": f"K-{number}-M", "Status": "Activated", "StartDate": "2026-01-01", "EndDate": "2026-12-31",
+        "Billing_Cycle__c": "Monthly",
+        "Contract_Lines__r": {"totalSize": 1, "done": True, "records": [{
+            "attributes": {"type": "Contract_Line__c"}, "Item_Code__c": "MON-STD", "Family__c": "Monitoring",
+            "Site_Id__c": f"S-{number}2", "Monthly_Amount__c": 79.0, "Bill_Cycle__c": "M",
+            "Is_Cancelled__c": False}]},
+    }]}
+    return accounts, contracts
+
+
+def _write_inbox(inbox: Path, client_id: str, number: str) -> None:
+    import yaml
+
+    (inbox / "contracts").mkdir(parents=True)
+    (inbox / "crm").mkdir()
+    (inbox / "contracts" / f"{client_id}.yaml").write_text(yaml.safe_dump(_yaml_document(client_id, number, "30.00")))
+    accounts, contracts = _crm_page(client_id, number)
+    (inbox / "crm" / "accounts.json").write_text(json.dumps(accounts))
+    (inbox / "crm" / "contracts.json").write_text(json.dumps(contracts))
+    (inbox / "crm" / "sites.csv").write_text(
+        "SiteId,AccountId,SiteName,TimeZone,TaxJurisdiction\n"
+        f"S-{number}2,{accounts['records'][0]['Id']},Back lot,America/Chicago,US-IL\n")
+
+
+def _in_force(query, client_id: str) -> tuple[dict, dict, str]:
+    contracts = {r["contract_id"]: r["terms"] for r in query(
+        "select contract_id, terms from marts.dim_contracts where client_id = %s", client_id)}
+    sites = {r["site_id"]: r["timezone"] for r in query(
+        "select site_id, timezone from marts.dim_sites where client_id = %s", client_id)}
+    [client] = query("select client_name from marts.dim_clients where client_id = %s", client_id)
+    return contracts, sites, client["client_name"]
+
+
+@pytest.mark.parametrize(("client_id", "number", "first", "second"), [
+    ("C-7", "7", ["contracts", "crm"], ["contracts"]),  # contracts/ + crm/, then a lone edited YAML
+    ("C-8", "8", ["crm"], ["contracts"]),  # the reverse: the CRM first, the YAML after it
+])
+def test_crm_contracts_stay_in_force_whatever_the_ingest_order(built, warehouse, query, tmp_path, client_id, number,
+                                                                first, second):
+    """Runs after the others: it adds its own client (its ids overlap no planted one)."""
+    from connectors.inbox import ingest_inbox
+    from vigil import db
+
+    inbox = tmp_path / "inbox"
+    _write_inbox(inbox, client_id, number)
+
+    def files(folders: list[str]) -> list[str]:
+        return [p.relative_to(inbox).as_posix() for f in folders for p in sorted((inbox / f).iterdir())]
+
+    conn = db.connect()
+    try:
+        ingest_inbox(conn, inbox, only_files=files(first))
+        path = inbox / "contracts" / f"{client_id}.yaml"
+        path.write_text(path.read_text().replace("30.00", "33.00"))  # the YAML is edited
+        report = ingest_inbox(conn, inbox, only_files=files(second))
+        assert report.tables.get("contract_documents") == 1
+        with conn.cursor() as cur:  # the newest raw document is the YAML's, with no CRM contract in it
+            cur.execute("""select source, document from raw.contract_documents where client_id = %s
+                           order by document_id desc limit 1""", (client_id,))
+            source, document = cur.fetchone()
+        conn.commit()
+        assert source == "contracts" and f"K-{number}-M" not in json.dumps(document)
+    finally:
+        conn.close()
+    result = run_dbt(warehouse, tmp_path / "dbt", "run", "--select", "+dim_contracts", "+dim_sites", "+dim_clients")
+    assert result.success
+    contracts, sites, name = _in_force(query, client_id)
+    assert set(contracts) == {f"K-{number}-G", f"K-{number}-M"}  # the CRM's monitoring contract is in force
+    assert contracts[f"K-{number}-G"]["rates"] == [{"service_type": "unarmed", "rate": "33.00"}]  # the edit too
+    assert contracts[f"K-{number}-M"]["recurring"][0]["amount"] == "79.00"
+    assert sites == {f"S-{number}1": "America/New_York", f"S-{number}2": "America/Chicago"}
+    assert name == f"Client {number} (YAML)"  # the YAML is authoritative for the client block

@@ -18,7 +18,7 @@ from connectors.simulator.world import build_world
 from connectors.tracktik import simulator as tracktik_sim
 from connectors.tracktik.client import Cursor
 from connectors.tracktik.fake_server import FakeTrackTik
-from orchestration.defs.sources.assets import RAW_TABLES, api_key, api_pull_assets
+from orchestration.defs.sources.assets import RAW_TABLES, _short, api_key, api_pull_assets
 from orchestration.defs.sources.resources import (
     ENV_VARS,
     VENDORS,
@@ -75,7 +75,8 @@ def _pull_twice(conn, vendor, api, inbox):
     stored = _cursor(conn, vendor)
     assert first["new_records"] > 0 and first["records_pulled"] >= first["new_records"]
     assert stored is not None and json.loads(stored[0]) is not None
-    assert stored[0] == first["cursor"] and stored[1] == first["records_pulled"]
+    # the metadata shows the stored cursor, shortened for display when long (Lenel's carries its inventory state)
+    assert _short(stored[0]) == first["cursor"] and stored[1] == first["records_pulled"]
 
     second = _materialize(vendor, api, inbox)
     assert second["new_records"] == 0 and second["new_quarantined"] == 0
@@ -111,13 +112,15 @@ def test_lenel_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_pat
 
 
 def test_tracktik_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_path):
+    (tmp_path / "tracktik").mkdir()  # the inbox's service_types.csv is the default table
+    (tmp_path / "tracktik" / "service_types.csv").write_text(tracktik_sim.service_types_csv(world))
     records = tracktik_sim.records_for_server(world)
     with FakeTrackTik(records) as fake:
         api = TrackTikApiResource(url=fake.base_url, client_id="vigil", client_secret="vigil-secret",
                                   user="api-user", password="api-pass", backfill_days=90)
         first, second, counts = _pull_twice(conn, "tracktik", api, tmp_path)
         assert fake.grants  # authenticated with the configured credentials
-    assert counts["timesheets"] == len(records["shifts"])
+    assert counts["timesheets"] == len(records["work-sessions"]) and counts["quarantine"] == 0
     first_start, second_start = Cursor.decode(first["cursor"]).start, Cursor.decode(second["cursor"]).start
     assert first_start <= second_start <= datetime.now(UTC)  # each pull starts where the last one stopped
 
@@ -189,6 +192,11 @@ def test_sensors_are_stopped_by_default_and_wait_five_minutes():
 
 # --- the code location -------------------------------------------------------------------------
 
+STAGING_OF = {"incidents": "stg_inbox__incidents", "device_events": "stg_inbox__device_events",
+              "devices": "stg_inbox__devices", "timesheets": "stg_inbox__shifts",
+              "contract_documents": "stg_inbox__contract_documents"}
+
+
 def test_every_vendor_has_an_asset_job_and_sensor_in_the_code_location():
     from orchestration.definitions import defs as load_defs
 
@@ -202,7 +210,9 @@ def test_every_vendor_has_an_asset_job_and_sensor_in_the_code_location():
         node = graph.get(api_key(vendor))
         assert node.group_name == "sources"
         assert {"python", "http", "postgres"} <= set(node.kinds)
-        assert not node.is_partitioned and not node.child_keys
+        assert not node.is_partitioned
+        # one lineage graph: each pull is upstream of the staging models reading the tables it writes
+        assert node.child_keys == {dg.AssetKey(["staging", STAGING_OF[table]]) for table in RAW_TABLES[vendor]}
         assert f"{vendor}_api_pull_job" in jobs
         assert sensors[f"{vendor}_api_sensor"].job_name == f"{vendor}_api_pull_job"
         assert resource_key(vendor) in repo.get_top_level_resources()

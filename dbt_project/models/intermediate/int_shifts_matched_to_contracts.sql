@@ -42,8 +42,8 @@ located as (
 ),
 
 -- the owning client's contracts active on the service date, ranked by how they price
--- the shift: an hourly rate for its site, for any site, or (patrol shifts only) a
--- patrol visit fee
+-- the shift: an hourly rate for its site, for any site (or hour tiers, which price every
+-- guard minute of the contract), or (patrol shifts only) a patrol visit fee
 candidates as (
 
     select
@@ -57,6 +57,7 @@ candidates as (
                 end
             ),
             case
+                when contracts.has_hour_tiers then 2
                 when located.service_type = 'patrol' and contracts.patrol_visit_fee is not null then 3
             end
         ) as price_rank
@@ -74,7 +75,7 @@ candidates as (
             and (rates.effective_from is null or located.service_date >= rates.effective_from)
     group by
         located.source_ref, located.site_id, located.service_type,
-        contracts.contract_id, contracts.patrol_visit_fee
+        contracts.contract_id, contracts.has_hour_tiers, contracts.patrol_visit_fee
 
 ),
 

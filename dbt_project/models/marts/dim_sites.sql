@@ -11,6 +11,7 @@ select
     client_id,
     site_name,
     timezone,
-    tax_jurisdiction
+    tax_jurisdiction,
+    site_position
 
 from sites

@@ -26,7 +26,7 @@ INVOICES = dg.AssetKey(["billing", "invoices"])
     description="billing.invoices and their lines: rated, held or numbered, never changed once issued.",
 )
 def invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from billing.store import issue_invoices
+    from billing.issuing import issue_invoices
 
     _, through = window_dates(context)
     with warehouse.connection() as conn:

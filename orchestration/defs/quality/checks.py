@@ -1,24 +1,17 @@
-"""Each family of validation findings as an asset check on the findings mart, so the data
-team sees them in the UI. A family with open blocking findings fails with ERROR; the
-invoices those findings touch are held by billing, the rest of the run goes on (the checks
-are not Dagster-blocking on purpose)."""
+"""Each family of validation findings (dbt_project/seeds/finding_types.csv) as an asset check
+on the findings mart, scoped to the days the run covers: a family fails when this run's days
+have open findings of it (ERROR when one is blocking: the invoices they touch are held),
+passes otherwise, whatever older findings still wait in the review queue (counted in the
+metadata). The checks are not Dagster-blocking on purpose: billing holds only the touched
+invoices and the rest of the run goes on."""
 
 import dagster as dg
 
+from orchestration.lib.finding_types import families
+from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import WarehouseResource
 
 FINDINGS = dg.AssetKey(["marts", "fct_findings"])
-
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "shift_integrity": ("missing_checkout", "bad_interval", "overlapping_shift"),
-    "contract_coverage": ("missing_rate", "ambiguous_contract", "service_outside_contract", "unpriced_incident"),
-    "duplicates": ("duplicate_record",),
-    "schedule_adherence": ("schedule_deviation", "schedule_missing"),
-    "patrol_compliance": ("missed_checkpoints", "shift_without_patrol_scans"),
-    "payment_setup": ("missing_payment_method",),
-    "anomalies": ("hours_spike", "overtime_without_incident", "incident_response_gap", "device_fee_without_events"),
-    "source_time": ("ambiguous_local_time",),
-}
 
 
 def _check_name(family: str) -> str:
@@ -28,27 +21,32 @@ def _check_name(family: str) -> str:
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(_check_name(family), asset=FINDINGS,
-                          description=f"Open findings of types {', '.join(types)}.")
-        for family, types in FAMILIES.items()
+                          description=f"No open finding of types {', '.join(types)} on the run's days.")
+        for family, types in families().items()
     ],
     can_subset=False,
 )
-def findings_by_family(warehouse: WarehouseResource):
+def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    window = run_window(context.run.tags)
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute(
             """select f.type, f.severity, f.client_id, f.site_id, f.service_date, f.message,
-                      array_to_string(f.evidence, ' ')
+                      array_to_string(f.evidence, ' '),
+                      %(first)s::date is null or f.service_date between %(first)s and %(last)s as in_window
                from marts.fct_findings f left join billing.finding_reviews r using (finding_id)
                where r.finding_id is null
-               order by f.service_date nulls first, f.type, f.finding_id"""
+               order by f.service_date nulls first, f.type, f.finding_id""",
+            {"first": window[0] if window else None, "last": window[1] if window else None},
         )
         open_findings = cur.fetchall()
-    for family, types in FAMILIES.items():
-        rows = [r for r in open_findings if r[0] in types]
+    for family, types in families().items():
+        queued = [r for r in open_findings if r[0] in types]
+        rows = [r for r in queued if r[7]]
         blocking = [r for r in rows if r[1] == "blocking"]
         table = "\n".join(
             ["| type | severity | client | site | date | evidence | message |", "|---|---|---|---|---|---|---|"]
-            + [f"| {t} | {s} | {c or ''} | {si or ''} | {d or ''} | {e} | {m} |" for t, s, c, si, d, m, e in rows[:15]]
+            + [f"| {t} | {s} | {c or ''} | {si or ''} | {d or ''} | {e} | {m} |"
+               for t, s, c, si, d, m, e, _ in rows[:15]]
         )
         yield dg.AssetCheckResult(
             check_name=_check_name(family),
@@ -56,8 +54,10 @@ def findings_by_family(warehouse: WarehouseResource):
             passed=not rows,
             severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
             metadata={
-                "open": len(rows),
-                "blocking": len(blocking),
+                "days": f"{window[0]}..{window[1]}" if window else "all",
+                "open_on_these_days": len(rows),
+                "blocking_on_these_days": len(blocking),
+                "open_in_queue": len(queued),
                 "by_type": dg.MetadataValue.json({t: sum(1 for r in rows if r[0] == t) for t in types}),
                 "sample": dg.MetadataValue.md(table if rows else "none"),
             },

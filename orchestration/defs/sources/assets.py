@@ -9,10 +9,10 @@ and one that stored moves it, so nothing is pulled twice (and were it pulled twi
 raw tables' unique keys would store it once).
 
 Lineage: these assets write the same raw tables as the inbox ingest (`raw/<table>`, which
-dbt declares as its sources). Dagster gives a table one producing asset, so the pulls are
-side doors into those tables: upstream of nothing in the graph, their description and
-`raw_tables` metadata naming what they write. dbt picks their rows up on its next build
-(the daily job), exactly as it picks up rows of a file dropped between two runs.
+dbt declares as its sources). Dagster gives a table one producing asset, so each pull is
+drawn upstream of the staging models that read the tables it writes
+(orchestration/lib/lineage.py, applied by the dbt translator). dbt picks their rows up on
+its next build (the daily job), exactly as it picks up rows of a file dropped between two runs.
 
 Inside a partitioned run (the daily job selects every asset) a pull does nothing: API
 pulls run on their own schedule, and an unreachable vendor must not fail a day's billing."""
@@ -22,25 +22,13 @@ import json
 import dagster as dg
 
 from orchestration.defs.sources.resources import VENDORS, VendorApiResource, resource_key
+from orchestration.lib.lineage import VENDOR_RAW_TABLES as RAW_TABLES
+from orchestration.lib.lineage import api_key
 from orchestration.lib.resources import InboxResource, WarehouseResource
 
-# what each vendor's pull writes (connectors/<vendor>/client.py)
-RAW_TABLES: dict[str, tuple[str, ...]] = {
-    "genetec": ("incidents", "device_events", "devices"),
-    "milestone": ("incidents", "device_events", "devices"),
-    "avigilon": ("incidents", "device_events", "devices"),
-    "lenel": ("device_events", "devices"),
-    "amag": ("device_events", "devices"),
-    "tracktik": ("timesheets",),
-    "crm": ("contract_documents",),
-}
 TITLES = {"genetec": "Genetec Security Center", "milestone": "Milestone XProtect", "avigilon": "Avigilon ACC",
           "lenel": "Lenel OnGuard", "amag": "AMAG Symmetry", "tracktik": "TrackTik", "crm": "the CRM"}
 PARTITION_TAGS = ("dagster/partition", "dagster/asset_partition_range_start")
-
-
-def api_key(vendor: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw_api", vendor])
 
 
 def read_cursor(conn, source: str) -> str | None:

@@ -15,8 +15,8 @@ map sites the same way.
 | avigilon | VIGIL_AVIGILON_URL, _USER, _PASSWORD, _NONCE, _KEY | VIGIL_AVIGILON_INTEGRATION_ID, _MAPPING |
 | lenel | VIGIL_LENEL_URL, _USER, _PASSWORD, _APP_ID | VIGIL_LENEL_DIRECTORY_ID, _SITES |
 | amag | VIGIL_AMAG_URL, _USER, _PASSWORD | VIGIL_AMAG_SITES |
-| tracktik | VIGIL_TRACKTIK_URL, _CLIENT_ID, _CLIENT_SECRET, _USER, _PASSWORD | |
-| crm | VIGIL_CRM_URL, VIGIL_CRM_API_KEY | VIGIL_CRM_CONTRACTS_DIR |
+| tracktik | VIGIL_TRACKTIK_URL, _CLIENT_ID, _CLIENT_SECRET, _USER, _PASSWORD | VIGIL_TRACKTIK_SERVICE_TYPES |
+| crm | VIGIL_CRM_URL, VIGIL_CRM_CLIENT_ID, VIGIL_CRM_CLIENT_SECRET | VIGIL_CRM_CONTRACTS_DIR, _SITES |
 """
 
 import os
@@ -44,10 +44,12 @@ ENV_VARS: dict[str, dict[str, str]] = {
              "sites": "VIGIL_AMAG_SITES"},
     "tracktik": {"url": "VIGIL_TRACKTIK_URL", "client_id": "VIGIL_TRACKTIK_CLIENT_ID",
                  "client_secret": "VIGIL_TRACKTIK_CLIENT_SECRET", "user": "VIGIL_TRACKTIK_USER",
-                 "password": "VIGIL_TRACKTIK_PASSWORD"},
-    "crm": {"url": "VIGIL_CRM_URL", "api_key": "VIGIL_CRM_API_KEY", "contracts_dir": "VIGIL_CRM_CONTRACTS_DIR"},
+                 "password": "VIGIL_TRACKTIK_PASSWORD", "service_types": "VIGIL_TRACKTIK_SERVICE_TYPES"},
+    "crm": {"url": "VIGIL_CRM_URL", "client_id": "VIGIL_CRM_CLIENT_ID", "client_secret": "VIGIL_CRM_CLIENT_SECRET",
+            "contracts_dir": "VIGIL_CRM_CONTRACTS_DIR", "sites": "VIGIL_CRM_SITES"},
 }
-OPTIONAL_FIELDS = frozenset({"mapping", "sites", "integration_id", "directory_id", "contracts_dir"})
+OPTIONAL_FIELDS = frozenset({"mapping", "sites", "integration_id", "directory_id", "contracts_dir",
+                             "service_types"})
 
 
 def resource_key(vendor: str) -> str:
@@ -185,12 +187,15 @@ class AmagApiResource(VendorApiResource):
 
 
 class TrackTikApiResource(VendorApiResource):
-    """TrackTik REST (OAuth2 password grant with a client id and secret)."""
+    """TrackTik REST (OAuth2 password grant with a client id and secret). `service_types`: the
+    deployment's position -> service type table (default the inbox's
+    `tracktik/service_types.csv`; TrackTik positions carry no type)."""
 
     client_id: str = ""
     client_secret: str = ""
     user: str = ""
     password: str = ""
+    service_types: str = ""
 
     @classmethod
     def vendor(cls) -> str:
@@ -200,15 +205,19 @@ class TrackTikApiResource(VendorApiResource):
         from connectors.tracktik.client import TrackTikClient
 
         kw = {"backfill": timedelta(days=self.backfill_days)} if self.backfill_days else {}
-        return TrackTikClient(self.url, self.client_id, self.client_secret, self.user, self.password, **kw)
+        return TrackTikClient(self.url, self.client_id, self.client_secret, self.user, self.password,
+                              service_types=self._map_file(self.service_types, inbox, "service_types.csv"), **kw)
 
 
 class CrmApiResource(VendorApiResource):
-    """The CRM's accounts API (`X-API-Key`). Accounts are merged with the contract YAML of
-    `contracts_dir` (default: the inbox's `contracts/`), as the CRM export is."""
+    """Salesforce REST (a connected app's client credentials). `sites`: the deployment's
+    table of each account's sites (default the inbox's `crm/sites.csv`); `contracts_dir`:
+    the contract YAML the ownership checks read (default the inbox's `contracts/`)."""
 
-    api_key: str = ""
+    client_id: str = ""
+    client_secret: str = ""
     contracts_dir: str = ""
+    sites: str = ""
 
     @classmethod
     def vendor(cls) -> str:
@@ -218,7 +227,8 @@ class CrmApiResource(VendorApiResource):
         from connectors.crm.client import CrmClient
 
         folder = Path(self.contracts_dir).expanduser() if self.contracts_dir else Path(inbox) / "contracts"
-        return CrmClient(self.url, self.api_key, contracts_dir=folder)
+        return CrmClient(self.url, self.client_id, self.client_secret, contracts_dir=folder,
+                         sites=self._map_file(self.sites, inbox, "sites.csv"))
 
 
 RESOURCE_CLASSES: dict[str, type[VendorApiResource]] = {

@@ -1,5 +1,5 @@
 -- billing-rules section 10: every finding of every rule family, with its stable id,
--- severity and finance's review (open unless reviewed).
+-- severity (seeds/finding_types.csv) and finance's review (open unless reviewed).
 {%- set families = [
     'int_findings_shifts',
     'int_findings_incidents',
@@ -48,12 +48,18 @@ reviews as (
 
     select * from {{ ref('stg_review__finding_reviews') }}
 
+),
+
+finding_types as (
+
+    select * from {{ ref('finding_types') }}
+
 )
 
 select
     identified.finding_id,
     identified.type,
-    {{ finding_severity('identified.type') }} as severity,
+    finding_types.severity,
     identified.client_id,
     identified.site_id,
     identified.contract_id,
@@ -65,4 +71,5 @@ select
     reviews.review_note
 
 from identified
+left join finding_types on identified.type = finding_types.type
 left join reviews on identified.finding_id = reviews.finding_id

@@ -1,4 +1,6 @@
--- One client per document in force, defaults from interfaces.md section 3 applied.
+-- One client per client id, defaults from interfaces.md section 3 applied. The client
+-- block comes from the authoritative document (the contract YAML) when the client has
+-- one, else from the CRM's.
 with
 
 documents as (
@@ -7,29 +9,43 @@ documents as (
 
 ),
 
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by client_id
+            order by source_precedence asc, ingested_at desc, document_id desc
+        ) as precedence_rank
+
+    from documents
+
+),
+
 renamed as (
 
     select
         ---- ids
-        documents.client_id,
-        documents.document_id,
+        client_id,
+        document_id,
 
         ---- attributes
-        documents.document -> 'client' ->> 'name' as client_name,
-        nullif(documents.document -> 'client' ->> 'email', '') as email,
-        nullif(documents.document -> 'client' ->> 'phone', '') as phone,
-        coalesce(documents.document -> 'client' ->> 'preferred_channel', 'email') as preferred_channel,
-        coalesce((documents.document -> 'client' ->> 'autopay')::boolean, false) as autopay,
-        nullif(documents.document -> 'client' ->> 'payment_method', '') as payment_method,
-        coalesce(documents.document -> 'client' ->> 'grouping', 'consolidated') as grouping,
-        coalesce(documents.document -> 'client' ->> 'currency', 'USD') as currency,
+        document -> 'client' ->> 'name' as client_name,
+        nullif(document -> 'client' ->> 'email', '') as email,
+        nullif(document -> 'client' ->> 'phone', '') as phone,
+        coalesce(document -> 'client' ->> 'preferred_channel', 'email') as preferred_channel,
+        coalesce((document -> 'client' ->> 'autopay')::boolean, false) as autopay,
+        nullif(document -> 'client' ->> 'payment_method', '') as payment_method,
+        coalesce(document -> 'client' ->> 'grouping', 'consolidated') as grouping,
+        coalesce(document -> 'client' ->> 'currency', 'USD') as currency,
 
         ---- lineage
-        documents.source || ':' || documents.client_id as source_ref,
-        documents.source_file,
-        documents.ingested_at
+        source_ref,
+        source_file,
+        ingested_at
 
-    from documents
+    from ranked
+    where precedence_rank = 1
 
 )
 

@@ -1,4 +1,9 @@
--- The contract document in force per client: the newest accepted one.
+-- The newest accepted contract document per client and source. A client's terms are
+-- merged from its documents in stg_inbox__clients, __sites and __contracts: the contract
+-- YAML (`contracts`) is authoritative for the client block, its sites and every contract
+-- that prices guard work; the CRM (`crm`) contributes its monitoring contracts and the
+-- sites the YAML lacks. Each source keeps its own document, so the terms in force never
+-- depend on which source was ingested last.
 with
 
 source as (
@@ -12,7 +17,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by client_id
+            partition by client_id, source
             order by ingested_at desc, document_id desc
         ) as recency_rank
 
@@ -26,9 +31,12 @@ renamed as (
         ---- ids
         document_id,
         client_id,
+        source || ':' || client_id as source_ref,
 
         ---- document
         document,
+        -- 1: authoritative (the contract YAML), 2: contributing (the CRM)
+        case when source = 'crm' then 2 else 1 end as source_precedence,
 
         ---- lineage
         source,

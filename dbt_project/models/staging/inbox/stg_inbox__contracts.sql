@@ -1,5 +1,8 @@
--- Contracts of the documents in force, flattened; `terms` is the contract object as
--- accepted, the typed columns apply interfaces.md section 3's defaults.
+-- Contracts of each client, merged from its documents and flattened; `terms` is the
+-- contract object as accepted, the typed columns apply interfaces.md section 3's defaults.
+-- A contract id both sources declare for one client: the contract YAML's when it prices
+-- guard work (the YAML is authoritative for it), else the CRM's (where monitoring RMR is
+-- maintained), else the YAML's. Across clients the newest declaration wins, as for sites.
 with
 
 documents as (
@@ -25,12 +28,36 @@ declared as (
         documents.ingested_at,
         documents.document_id,
         contract.value as terms,
-        contract.ordinality as contract_position
+        contract.ordinality as contract_position,
+        case
+            when
+                documents.source_precedence = 1
+                and contract.value ?| array[
+                    'rates', 'overtime', 'holidays', 'events', 'incidents', 'patrol_visit_fee',
+                    'hour_tiers', 'minimum_shift_hours', 'basis', 'increment_minutes'
+                ]
+                then 1
+            when documents.source_precedence = 2 then 2
+            else 3
+        end as declaration_precedence
 
     from documents
     cross join lateral jsonb_array_elements(
         coalesce(documents.document -> 'contracts', '[]'::jsonb)
     ) with ordinality as contract (value, ordinality)
+
+),
+
+per_client as (
+
+    select
+        *,
+        row_number() over (
+            partition by client_id, terms ->> 'id'
+            order by declaration_precedence asc, contract_position asc
+        ) as client_rank
+
+    from declared
 
 ),
 
@@ -43,7 +70,8 @@ ranked as (
             order by ingested_at desc, document_id desc, contract_position asc
         ) as declaration_rank
 
-    from declared
+    from per_client
+    where client_rank = 1
 
 ),
 
@@ -71,6 +99,7 @@ renamed as (
 
         ---- prices
         (ranked.terms ->> 'patrol_visit_fee')::numeric as patrol_visit_fee,
+        coalesce(jsonb_array_length(ranked.terms -> 'hour_tiers' -> 'tiers') > 0, false) as has_hour_tiers,
         coalesce(ranked.terms -> 'incidents', '{}'::jsonb) as incident_prices,
 
         ---- the whole object

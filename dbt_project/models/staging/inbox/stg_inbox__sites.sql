@@ -1,5 +1,7 @@
--- Sites declared by the documents in force. A site declared by several clients belongs
--- to the most recently ingested declaration (assert_sites_declared_by_one_client warns).
+-- Sites of each client, merged from its documents: the contract YAML's sites in its order,
+-- then the CRM's sites the YAML lacks in the CRM's order (`site_position`; the first site
+-- gives a contract its default timezone). A site declared by several clients belongs to
+-- the most recently ingested declaration (assert_sites_declared_by_one_client warns).
 with
 
 documents as (
@@ -12,15 +14,29 @@ declared as (
 
     select
         documents.client_id,
+        documents.source_precedence,
         documents.ingested_at,
         documents.document_id,
         site.value as site,
-        site.ordinality as site_position
+        site.ordinality as document_position
 
     from documents
     cross join lateral jsonb_array_elements(
         coalesce(documents.document -> 'sites', '[]'::jsonb)
     ) with ordinality as site (value, ordinality)
+
+),
+
+per_client as (
+
+    select
+        *,
+        row_number() over (
+            partition by client_id, site ->> 'id'
+            order by source_precedence asc, document_position asc
+        ) as client_rank
+
+    from declared
 
 ),
 
@@ -30,10 +46,11 @@ ranked as (
         *,
         row_number() over (
             partition by site ->> 'id'
-            order by ingested_at desc, document_id desc, site_position asc
+            order by ingested_at desc, document_id desc, document_position asc
         ) as declaration_rank
 
-    from declared
+    from per_client
+    where client_rank = 1
 
 ),
 
@@ -48,7 +65,10 @@ renamed as (
         site ->> 'name' as site_name,
         site ->> 'timezone' as timezone,
         site ->> 'tax_jurisdiction' as tax_jurisdiction,
-        site_position
+        row_number() over (
+            partition by client_id
+            order by source_precedence asc, document_position asc
+        ) as site_position
 
     from ranked
     where declaration_rank = 1

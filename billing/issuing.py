@@ -1,0 +1,118 @@
+"""Issue invoices: rate what the marts hold, hold what a blocking finding touches, number
+the rest gap-free, bill the differences of re-rated cycles, and persist, all in one
+transaction under one lock. Issued invoices never change; re-running any day finds every
+invoice key already numbered and writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg2.extensions
+
+from billing import store
+from billing.adjustments import adjustment_lines, credit_note, find_originals, place_adjustments, with_taxes
+from billing.holds import holds_for, with_candidate_contracts
+from billing.ledger import apply_credit
+from billing.rating import DraftInvoice, draft_invoices
+from billing.rating.taxes import parse_tax_rows
+
+VOID_REASON = "nothing left to bill for this cycle (its records were excluded or re-rated away) before it was issued"
+
+
+class InvoiceTotalsError(RuntimeError):
+    """Totals that are not the sum of their rounded lines: nothing of the run is committed."""
+
+
+@dataclass
+class IssueSummary:
+    issued: list[str] = field(default_factory=list)
+    held: int = 0
+    released: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    voided: int = 0
+    adjusted: list[str] = field(default_factory=list)  # originals whose difference went onto a new invoice
+    credit_notes: list[str] = field(default_factory=list)
+
+
+def issue_invoices(conn: psycopg2.extensions.connection, through: date) -> IssueSummary:
+    """Persist every invoice whose issue date is on or before `through`.
+
+    Numbers go in the order (issue date, client id, kind, site id), so rebuilding from the
+    same inputs gives the same numbers; a held invoice released now is issued on `through`."""
+    summary = IssueSummary()
+    with conn, conn.cursor() as cur:
+        # One issuer at a time, and everything read after the lock: a second run sees the first's invoices.
+        cur.execute("select pg_advisory_xact_lock(hashtext('vigil.issue_invoices'))")
+        inputs = store.load_rating_inputs(conn)
+        drafts = draft_invoices(inputs, through)
+        findings = with_candidate_contracts(store.open_blocking_findings(conn), inputs.contracts)
+        existing = store.existing_invoices(cur)
+        touched: list[int] = []
+        to_number: list[tuple[date, DraftInvoice, date, int | None]] = []
+        for draft in drafts:
+            holds = holds_for(draft, findings)
+            known = existing.get(draft.key)
+            if known is not None and known[2] is not None:
+                summary.unchanged += 1
+                continue
+            invoice_id = known[0] if known is not None else None
+            if holds:
+                summary.held += 1
+                touched.append(store.save_held(cur, draft, holds, invoice_id))
+                continue
+            if invoice_id is None:
+                to_number.append((draft.issue_date, draft, draft.due_date, None))
+            else:
+                # Released (held, or voided before it had a number): issued today with the next number.
+                terms = draft.due_date - draft.issue_date
+                due = max(draft.due_date, through) if draft.kind == "advance" else through + terms
+                to_number.append((through, draft, due, invoice_id))
+        summary.voided = _void_orphaned_holds(cur, {d.key for d in drafts}, through)
+        to_number.sort(key=lambda t: (t[0], t[1].client_id, t[1].kind, t[1].site_id or "", t[1].key))
+
+        tax_rows = parse_tax_rows(inputs.tax_rates)
+        originals = find_originals(store.issued_records(cur), drafts, findings, through)
+        onto, credits = place_adjustments(originals, to_number)
+        for issue_date, draft, due_date, invoice_id in to_number:
+            carried = onto.get(draft.key, [])
+            if carried:
+                draft = with_taxes(draft, adjustment_lines(carried), tax_rows)
+            number = store.next_number(cur, "INV", issue_date.year)
+            new_id = store.save_issued(cur, draft, number, issue_date, due_date, invoice_id)
+            touched.append(new_id)
+            (summary.issued if invoice_id is None else summary.released).append(number)
+            line_no = 1 + sum(1 for ln in draft.lines if ln.category not in ("tax", "adjustment"))
+            for orig in carried:
+                store.record_adjustments(cur, orig, new_id, line_no)
+                line_no += len(orig.deltas)
+                summary.adjusted.append(orig.number)
+        for orig in credits:
+            note = credit_note(orig, tax_rows, through)
+            number = store.next_number(cur, "CN", through.year)
+            note_id = store.save_issued(cur, note, number, through, through, None, credit_for=orig.number)
+            touched.append(note_id)
+            store.record_adjustments(cur, orig, note_id, 1)
+            apply_credit(cur, client_id=orig.client_id, currency=orig.currency, credit=-note.total, reference=number,
+                         on=through, first_invoice_id=orig.invoice_id)
+            summary.credit_notes.append(number)
+        mismatched = store.totals_mismatches(cur, touched)
+        if mismatched:
+            raise InvoiceTotalsError(f"totals differ from the sum of their lines: {', '.join(mismatched[:10])}")
+    return summary
+
+
+def _void_orphaned_holds(cur, drafted: set[str], through: date) -> int:
+    """A held invoice whose draft is gone (e.g. its only shift was resolved `excluded`) would
+    otherwise stay held forever with a stale total: void it, saying why."""
+    cur.execute(
+        """select invoice_key, invoice_id from billing.invoices
+           where status = 'held' and invoice_number is null and issue_date <= %s""",
+        (through,),
+    )
+    voided = 0
+    for key, invoice_id in cur.fetchall():
+        if key not in drafted:
+            store.void_unnumbered(cur, invoice_id, VOID_REASON)
+            voided += 1
+    return voided
