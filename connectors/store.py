@@ -45,6 +45,8 @@ def store_results(conn, results: list[ParseResult]) -> StoreOutcome:
                 new = _insert_contracts(cur, result)
             elif result.table == "tax_rates":
                 new = _insert_tax(cur, result)
+            elif result.table == "company_documents":
+                new = _insert_company(cur, result)
             else:
                 raise ValueError(f"no raw table {result.table!r}")
             outcome.ingested[result.source] += new
@@ -93,6 +95,25 @@ def _insert_contracts(cur, result: ParseResult) -> int:
             """insert into raw.contract_documents (client_id, source, source_file, content_hash, document)
                values (%s, %s, %s, %s, %s::jsonb) on conflict (client_id, content_hash) do nothing""",
             row,
+        )
+        new += cur.rowcount
+    return new
+
+
+def _insert_company(cur, result: ParseResult) -> int:
+    """A new company document, or an earlier version delivered again (A, B, then A): that
+    one becomes the newest again, so the file last delivered is the one in force."""
+    new = 0
+    for row in result.rows.iter_rows(named=True):
+        cur.execute(
+            """insert into raw.company_documents (source, source_file, content_hash, document, logo, logo_media_type)
+               values (%s, %s, %s, %s::jsonb, %s, %s)
+               on conflict (content_hash) do update set ingested_at = now(), source_file = excluded.source_file
+               where company_documents.document_id <> (
+                   select document_id from raw.company_documents
+                   order by ingested_at desc, document_id desc limit 1)""",
+            (result.source, row["source_file"], row["content_hash"], row["document"], row["logo"],
+             row["logo_media_type"]),
         )
         new += cur.rowcount
     return new

@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL server for the whole session, a fresh
-warehouse database per test module that asks for one."""
+warehouse database per test module that asks for one.
+
+The session has a VIGIL_HOME of its own (never the developer's), and stops everything
+started under it when it ends: `vigil ui` process groups, localstripe and the embedded
+server (vigil.services.stop_all, what `vigil stop` does), then removes it."""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from pathlib import Path
 import pytest
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="vigil-test-"))
-os.environ.setdefault("VIGIL_HOME", str(_SESSION_HOME))
+os.environ["VIGIL_HOME"] = str(_SESSION_HOME)
+# A developer's shell settings must not reach the tests: payments are off unless a test
+# asks for test mode, and the business clock is the real one unless a test sets it.
+for _variable in ("VIGIL_PAYMENTS", "VIGIL_TODAY", "STRIPE_API_KEY", "STRIPE_API_BASE", "DAGSTER_HOME"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +57,13 @@ def conn(warehouse):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Stop what the session started: localstripe and the embedded server, then its home."""
+    """Stop what the session started under its VIGIL_HOME, then remove it."""
     import shutil
 
-    from vigil import db, services
+    from vigil import services
 
-    services.stop_localstripe()
+    os.environ["VIGIL_HOME"] = str(_SESSION_HOME)
     try:
-        db.stop_embedded()
+        services.stop_all()
     finally:
         shutil.rmtree(_SESSION_HOME, ignore_errors=True)

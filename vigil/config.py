@@ -1,4 +1,5 @@
-"""Where Vigil keeps its state; every path derives from ``$VIGIL_HOME``."""
+"""Where Vigil keeps its state (every path derives from ``$VIGIL_HOME``) and the settings
+every layer reads from the environment."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from pathlib import Path
 
 WAREHOUSE_DB = "vigil"
 DAGSTER_DB = "vigil_dagster"
+
+PAYMENT_MODES = ("stripe", "local", "off")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment that cannot work; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -45,3 +52,17 @@ def vigil_home() -> Path:
 
 def paths() -> Paths:
     return Paths(vigil_home())
+
+
+def payments_mode() -> str:
+    """``VIGIL_PAYMENTS`` (interfaces.md section 8): ``stripe`` when ``STRIPE_API_KEY`` is set,
+    otherwise ``off``; `vigil demo` defaults it to ``local`` (localstripe). ``off`` charges
+    nothing, so nothing is ever recorded as paid without a provider's answer."""
+    mode = os.environ.get("VIGIL_PAYMENTS", "").strip().lower()
+    if not mode:
+        return "stripe" if os.environ.get("STRIPE_API_KEY") else "off"
+    if mode not in PAYMENT_MODES:
+        raise ConfigError(f"VIGIL_PAYMENTS={mode!r} is not one of {', '.join(PAYMENT_MODES)}")
+    if mode == "stripe" and not os.environ.get("STRIPE_API_KEY"):
+        raise ConfigError("VIGIL_PAYMENTS=stripe needs STRIPE_API_KEY")
+    return mode

@@ -1,17 +1,60 @@
-"""The `vigil` command (interfaces.md section 1)."""
+"""The `vigil` command (interfaces.md section 1).
+
+Errors are one line on standard error, `vigil: <what>`, with an exit code that says which
+kind (EXIT_CODES); nothing starts before the input has been checked. SIGINT and SIGTERM stop
+a command cleanly: `vigil run` lets Dagster end the run (and dbt) as interrupted, `vigil ui`
+stops the whole process group of the Dagster UI, daemon and code server."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
+import psycopg2
+
 from vigil import config, db, services
 from vigil_app import reports
+
+EXIT_CODES = {
+    "run failed": 1,
+    "bad input": 2,
+    "database unreachable": 3,
+    "day not over": 4,
+    "nothing built yet": 5,
+    "interrupted (SIGINT)": 130,
+    "terminated (SIGTERM)": 143,
+}
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+_signals_received: list[int] = []
+
+
+def _interrupt(signum, _frame) -> None:
+    """SIGINT, SIGTERM and SIGHUP all interrupt like Ctrl-C: Dagster ends a run it is in as
+    interrupted (and stops dbt), and the exit code says which signal it was."""
+    _signals_received.append(signum)
+    raise KeyboardInterrupt
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit code 2, like every other bad input."""
+
+    def error(self, message: str) -> None:
+        print(f"vigil: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(EXIT_CODES["bad input"])
 
 
 def _date(text: str) -> date:
@@ -19,6 +62,16 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from err
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
@@ -30,13 +83,27 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     print("quarantined: " + (", ".join(f"{k} {v}" for k, v in summary["quarantined"].items()) or "none"))
     print("findings:    " + (", ".join(f"{k} {v}" for k, v in summary["findings"].items()) or "none"))
     print(f"invoices:    {inv['issued']} issued ({inv['total']}), {inv['held']} held")
-    print(f"payments:    {pay['succeeded']} succeeded ({pay['amount']}), {pay['failed']} failed")
+    counts = f"{pay['succeeded']} succeeded ({pay['amount']}), {pay['failed']} failed"
+    if pay["mode"] == "off":
+        print(f"payments:    auto-pay is off (VIGIL_PAYMENTS=off): nothing charged; {counts}")
+    else:
+        print(f"payments:    {counts} (VIGIL_PAYMENTS={pay['mode']})")
     print("messages:    " + (", ".join(f"{k} {v}" for k, v in summary["messages"].items()) or "none"))
+
+
+def _require_built(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.fct_findings') is not null")
+        built = cur.fetchone()[0]
+    if not built:
+        params = db.server_params()
+        raise CommandError(f"nothing built yet in {params.describe()}: run `vigil run --inbox DIR --through D` "
+                           "first", EXIT_CODES["nothing built yet"])
 
 
 def _summary() -> dict:
     with db.transaction() as conn:
-        return reports.summary(conn)
+        return reports.summary(conn, payments_mode=config.payments_mode())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,9 +115,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vigil_app.demo import VENDOR_FOLDERS, build_demo_inbox
+    from vigil_app.demo.inbox import VENDOR_FOLDERS, build_demo_inbox
     from vigil_app.pipeline import run_range
 
+    # The demo collects through localstripe unless told otherwise (interfaces.md section 8).
+    os.environ.setdefault("VIGIL_PAYMENTS", "local")
+    config.payments_mode()
     inbox = config.paths().home / "demo" / "inbox"
     manifest = build_demo_inbox(inbox, days=args.days, clients=args.clients, seed=args.seed)
     if not args.json:
@@ -63,8 +133,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    if out.is_dir():
+        raise CommandError(f"--out {out} is a folder; name the file to write", EXIT_CODES["bad input"])
     db.prepare()
     with db.transaction() as conn:
+        _require_built(conn)
         if args.what == "invoices":
             n = reports.write_invoices(conn, out, args.format)
         elif args.what == "findings":
@@ -78,6 +151,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_findings(args: argparse.Namespace) -> int:
     db.prepare()
     with db.transaction() as conn:
+        _require_built(conn)
         if args.action == "list":
             rows = reports.findings(conn, status=args.status, client=args.client)
             for r in rows:
@@ -88,8 +162,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
         with conn.cursor() as cur:
             cur.execute("select 1 from marts.fct_findings where finding_id = %s", (args.finding_id,))
             if cur.fetchone() is None:
-                print(f"vigil: no finding {args.finding_id!r}", file=sys.stderr)
-                return 2
+                raise CommandError(f"no finding {args.finding_id!r}", EXIT_CODES["bad input"])
             cur.execute(
                 """insert into billing.finding_reviews (finding_id, status, note, reviewed_by)
                    values (%s, %s, %s, %s)
@@ -102,68 +175,145 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` in a process group of its own, recorded as service `ui`: stopping
+    `vigil ui` (Ctrl-C, SIGTERM, `vigil stop`) stops the webserver, daemon and code server."""
+    from vigil_app.pipeline import use_payment_provider
+
+    config.payments_mode()
+    if services.running("ui") is not None:
+        raise CommandError("`vigil ui` already runs for this VIGIL_HOME; `vigil stop` stops it",
+                           EXIT_CODES["bad input"])
     services.prepare_instance()
-    services.use_local_payment_provider()
+    use_payment_provider()
     root = Path(__file__).resolve().parents[1]
-    cmd = ["dagster", "dev", "-w", str(root / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
-    bindir = Path(sys.executable).parent
-    return subprocess.call([str(bindir / cmd[0]), *cmd[1:]], cwd=root, env=os.environ.copy())
+    dagster = Path(sys.executable).parent / "dagster"
+    argv = [str(dagster), "dev", "-w", str(root / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    process = subprocess.Popen(argv, cwd=root, env=os.environ.copy(), start_new_session=True)
+    service = services.record("ui", process.pid, args.port)
+    try:
+        return process.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not cut this short
+            signal.signal(signum, signal.SIG_IGN)
+        services.stop_group(service.pid)
+        process.wait()
+        services.stop("ui")
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    stopped = services.stop_all()
+    print(f"stopped {', '.join(stopped)}" if stopped else "nothing of this VIGIL_HOME was running",
+          file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vigil", description="Billing pipeline for security-services companies.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="vigil", description="Billing pipeline for security-services companies. "
+                    "State lives under $VIGIL_HOME (default ./.vigil).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="simulate every source system and run the whole pipeline")
-    demo.add_argument("--days", type=int, default=35)
-    demo.add_argument("--clients", type=int, default=4)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--json", action="store_true")
+    demo = sub.add_parser("demo", help="simulate every source system and run the whole pipeline",
+                          description="Simulate a security company's source systems into an inbox under "
+                          "$VIGIL_HOME/demo, run every day through Dagster and print a summary. "
+                          "Payments go to localstripe unless VIGIL_PAYMENTS says otherwise.")
+    demo.add_argument("--days", type=_positive, default=35, help="days to simulate, ending 2026-10-31 (default 35)")
+    demo.add_argument("--clients", type=_positive, default=4, help="number of clients (default 4)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed: same seed, same data (default 7)")
+    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     demo.set_defaults(func=cmd_demo)
 
-    run = sub.add_parser("run", help="ingest an inbox and run every day of a range as one backfill")
-    run.add_argument("--inbox", required=True)
-    run.add_argument("--from", dest="date_from", type=_date)
-    run.add_argument("--through", required=True, type=_date)
-    run.add_argument("--json", action="store_true")
+    run = sub.add_parser("run", help="ingest an inbox and run every day of a range as one backfill",
+                         description="Ingest every file under the inbox, then run every business day from "
+                         "--from through --through as one Dagster run. A day that is not over yet in the "
+                         "company's and every site's timezone (or after VIGIL_TODAY) is refused.")
+    run.add_argument("--inbox", required=True, metavar="DIR", help="the inbox folder (interfaces.md section 2)")
+    run.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD",
+                     help="first day to run (default: the earliest service or contract start date)")
+    run.add_argument("--through", required=True, type=_date, metavar="YYYY-MM-DD",
+                     help="last day to run; invoices whose issue date is on or before it are issued")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     run.set_defaults(func=cmd_run)
 
-    export = sub.add_parser("export", help="write invoices, findings or quarantined records")
-    export.add_argument("what", choices=["invoices", "findings", "quarantine"])
-    export.add_argument("--out", required=True)
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export = sub.add_parser("export", help="write invoices, findings or quarantined records",
+                            description="Write what the pipeline produced (interfaces.md sections 1 and 4).")
+    export.add_argument("what", choices=["invoices", "findings", "quarantine"], help="what to write")
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write (replaced)")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="invoices only: one JSON object a line (default) or CSV, one row per line item")
     export.set_defaults(func=cmd_export)
 
-    findings = sub.add_parser("findings", help="review validation findings")
-    fsub = findings.add_subparsers(dest="action", required=True)
-    flist = fsub.add_parser("list")
-    flist.add_argument("--status")
-    flist.add_argument("--client")
-    resolve = fsub.add_parser("resolve")
-    resolve.add_argument("finding_id")
-    resolve.add_argument("--as", dest="outcome", required=True, choices=["excluded", "billed_as_is", "corrected"])
-    resolve.add_argument("--note", required=True)
-    resolve.add_argument("--by", required=True)
+    findings = sub.add_parser("findings", help="review validation findings",
+                              description="List validation findings or close one (billing-rules section 10).")
+    fsub = findings.add_subparsers(dest="action", required=True, metavar="ACTION")
+    flist = fsub.add_parser("list", help="list findings", description="List findings for review.")
+    flist.add_argument("--status", help="only findings with this status (open, excluded, billed_as_is, corrected)")
+    flist.add_argument("--client", metavar="CLIENT_ID", help="only this client's findings")
+    resolve = fsub.add_parser("resolve", help="close a finding",
+                              description="Close a finding; the next run releases the invoices it held.")
+    resolve.add_argument("finding_id", help="the finding's id (from `vigil findings list`)")
+    resolve.add_argument("--as", dest="outcome", required=True, choices=["excluded", "billed_as_is", "corrected"],
+                         help="the outcome: leave the record out, bill it as delivered, or it was corrected")
+    resolve.add_argument("--note", required=True, help="why (kept with the review)")
+    resolve.add_argument("--by", required=True, metavar="NAME", help="who reviewed it")
     findings.set_defaults(func=cmd_findings)
 
-    ui = sub.add_parser("ui", help="serve the Dagster UI (with its daemon) on the same instance and data")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui = sub.add_parser("ui", help="serve the Dagster UI (with its daemon) on the same instance and data",
+                        description="Run the Dagster UI, daemon (schedule, sensors) and code server on this "
+                        "VIGIL_HOME's instance until interrupted; `vigil stop` stops them too.")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     ui.set_defaults(func=cmd_ui)
+
+    stop = sub.add_parser("stop", help="stop everything vigil started for this VIGIL_HOME",
+                          description="Stop this VIGIL_HOME's `vigil ui` (webserver, daemon, code server), "
+                          "localstripe and embedded PostgreSQL server.")
+    stop.set_defaults(func=cmd_stop)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {signum: signal.getsignal(signum) for signum in handled} if in_main_thread else {}
+    _signals_received.clear()
+    for signum in previous:
+        signal.signal(signum, _interrupt)
     try:
-        return args.func(args)
-    except Exception as err:  # noqa: BLE001 - one clear line for the user, not a traceback
-        from vigil_app.pipeline import PipelineError
+        code, message = _run(args)
+    finally:  # called in-process (tests), the caller's handlers come back
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if message:
+        print(f"vigil: {message}", file=sys.stderr)
+    return code
 
-        if isinstance(err, PipelineError | FileNotFoundError | ValueError):
-            print(f"vigil: {err}", file=sys.stderr)
-            return 1
-        raise
+
+def _run(args: argparse.Namespace) -> tuple[int, str | None]:
+    from vigil_app.pipeline import BadInput, DayNotOver, PipelineError
+
+    try:
+        return args.func(args), None
+    except CommandError as err:
+        code, message = err.exit_code, str(err)
+    except DayNotOver as err:
+        code, message = EXIT_CODES["day not over"], str(err)
+    except BadInput as err:
+        code, message = EXIT_CODES["bad input"], str(err)
+    except PipelineError as err:
+        code, message = EXIT_CODES["run failed"], str(err)
+    except config.ConfigError as err:
+        code, message = EXIT_CODES["bad input"], str(err)
+    except db.DatabaseUnavailable as err:
+        code, message = EXIT_CODES["database unreachable"], str(err)
+    except psycopg2.Error as err:
+        code, message = EXIT_CODES["run failed"], "database error: " + (str(err).strip().splitlines() or ["?"])[0]
+    except KeyboardInterrupt:
+        code, message = EXIT_CODES["interrupted (SIGINT)"], "interrupted"
+    if _signals_received:
+        signum = _signals_received[-1]
+        code, message = 128 + signum, f"stopped by {signal.Signals(signum).name}"
+    return code, message
 
 
 if __name__ == "__main__":

@@ -135,8 +135,9 @@ def quarantine(conn) -> list[dict]:
     )
 
 
-def summary(conn) -> dict:
-    """The state after a run (interfaces.md section 1): a second identical run prints the same."""
+def summary(conn, payments_mode: str) -> dict:
+    """The state after a run (interfaces.md section 1): a second identical run prints the same.
+    `payments.mode` is VIGIL_PAYMENTS, so every summary says when auto-pay is off."""
     from connectors.inbox import raw_counts
 
     counts = raw_counts(conn)
@@ -165,6 +166,7 @@ def summary(conn) -> dict:
         "quarantined": counts["quarantined"],
         "findings": finding_counts,
         "invoices": {"issued": inv["issued"], "held": inv["held"], "total": _money(inv["total"])},
-        "payments": {"succeeded": pay["succeeded"], "failed": pay["failed"], "amount": _money(pay["amount"])},
+        "payments": {"succeeded": pay["succeeded"], "failed": pay["failed"], "amount": _money(pay["amount"]),
+                     "mode": payments_mode},
         "messages": messages,
     }

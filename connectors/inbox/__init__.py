@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.base import ParseResult, Quarantined
+from connectors.inbox.company import FILE_NAMES as COMPANY_FILES
+from connectors.inbox.company import parse_company
 from connectors.inbox.contracts import parse_contract, parse_contracts
 from connectors.inbox.records import KINDS, parse_records
 from connectors.inbox.tax import parse_tax
@@ -118,6 +120,10 @@ def parse_inbox(inbox_dir: Path, only_files: Iterable[str] | None = None,
         return paths if wanted is None else [p for p in paths if p.relative_to(inbox_dir).as_posix() in wanted]
 
     results: list[ParseResult] = []
+    # company.yaml, re-read when any file at the inbox root changes (its logo lives there)
+    if wanted is None or any("/" not in name for name in wanted):
+        for path in [inbox_dir / name for name in COMPANY_FILES if (inbox_dir / name).is_file()]:
+            results.append(parse_company(path, inbox_dir))
     contract_files = chosen(_files(inbox_dir / "contracts", "*.y*ml"))
     if contract_files:
         results.append(parse_contracts(contract_files, in_force))
@@ -175,10 +181,11 @@ def ingest_inbox(conn, inbox_dir: Path, only_files: Iterable[str] | None = None)
 
 
 def raw_counts(conn) -> dict[str, dict[str, int]]:
-    """What raw holds now, by `source`: accepted records (contracts as accepted documents,
-    tax as rate rows) and quarantined ones."""
+    """What raw holds now, by `source`: accepted records (contracts and the company file as
+    accepted documents, tax as rate rows) and quarantined ones."""
     parts = [f"select source, count(*) from raw.{t} group by source" for t in RECORD_TABLES]
     parts += ["select source, count(*) from raw.contract_documents group by source",
+              "select source, count(*) from raw.company_documents group by source",
               "select source, count(*) from raw.tax_rates group by source"]
     ingested: Counter = Counter()
     with conn.cursor() as cur:

@@ -19,7 +19,7 @@ must be quarantined, all listed in the manifest with file and line:
 
 Re-deliveries (`World.redeliveries`) are appended to the first file of a later week.
 
-`write_generic` can leave parts of the world to other feeds (the demo, vigil_app/demo.py):
+`write_generic` can leave parts of the world to other feeds (the demo, vigil_app/demo/inbox.py):
 `skip_guarding_sites` leaves those sites' shifts and patrol tours out (a guard-management
 system such as TrackTik reports them), and `contract_kinds=("guarding",)` leaves the
 monitoring contracts out of the YAML (the CRM export holds them).

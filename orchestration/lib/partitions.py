@@ -1,4 +1,8 @@
-"""The one calendar every partitioned asset shares."""
+"""The one calendar every partitioned asset shares: one partition per business day in the
+company's timezone, from the first day of data (vigil.clock.load_calendar) to the last day
+over there (or through VIGIL_TODAY). Dagster needs the partitions when the code location
+loads, so a load that finds other data than the last one (e.g. `vigil run` after ingesting
+earlier records) must load the definitions again: orchestration.definitions.reload()."""
 
 from __future__ import annotations
 
@@ -7,13 +11,21 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-PARTITIONS_START = "2024-01-01"
+from vigil import clock
 
-# end_offset=1 makes today's partition available, so a scheduled run can bill yesterday
-# and deliver what is due today.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+CALENDAR = clock.load_calendar()
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=CALENDAR.first_day.isoformat(),
+    timezone=CALENDAR.timezone,
+    end_offset=CALENDAR.end_offset(),
+)
 
 single_run = dg.BackfillPolicy.single_run()
+
+
+def first_partition_day() -> date:
+    return CALENDAR.first_day
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:

@@ -14,11 +14,12 @@ from vigil import config, db
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse database (embedded unless DATABASE_URL is set, see vigil.db)."""
+    """The warehouse database (embedded unless DATABASE_URL is set, see vigil.db). It only
+    connects: migrations are applied by the `vigil` commands and the deployment's entrypoint,
+    never in the middle of a run."""
 
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        db.prepare()
         conn = db.connect()
         try:
             yield conn
@@ -26,7 +27,7 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.close()
 
     def dbt_env(self) -> dict[str, str]:
-        return db.prepare().dbt_env()
+        return db.server_params().dbt_env()
 
 
 class InboxResource(dg.ConfigurableResource):
@@ -66,12 +67,26 @@ class MessagingResource(dg.ConfigurableResource):
 
 
 class StripeResource(dg.ConfigurableResource):
-    """Payments through the stripe SDK; `api_base` points it at localstripe in demo and tests."""
+    """Payments through the stripe SDK, as VIGIL_PAYMENTS says (vigil.config.payments_mode):
+    `stripe` with the account's key, `local` against the localstripe `vigil` started (its URL
+    in STRIPE_API_BASE, never the real key), `off`: no gateway at all, nothing is charged."""
 
     api_key: str = ""
     api_base: str = ""
 
+    def mode(self) -> str:
+        return config.payments_mode()
+
     def gateway(self):
+        """The gateway to charge through, or None when auto-pay is off."""
         from billing.payments import StripeGateway
 
+        mode = self.mode()
+        if mode == "off":
+            return None
+        if mode == "local":
+            if not self.api_base:
+                raise RuntimeError("VIGIL_PAYMENTS=local but no localstripe URL in STRIPE_API_BASE "
+                                   "(run through `vigil demo`, `vigil run` or `vigil ui`, which start it)")
+            return StripeGateway(api_key="sk_test_vigil_local", api_base=self.api_base)
         return StripeGateway(api_key=self.api_key, api_base=self.api_base or None)

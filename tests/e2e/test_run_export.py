@@ -9,7 +9,11 @@ C-200 week 2026-10-05..11: SH-20 8 h x 25.00 = 200.00, IL 6.25% = 12.50, total 2
   due the next day, auto-paid on 2026-10-13.
 C-100 week 2026-10-12..18: SH-7 8 h = 240.00, tax 9.60 + 10.80, total 260.40.
 SH-8 (2026-10-20) lies after --through: ingested, not billed. SH-99 has a check-in without
-an offset: quarantined at line 11 of its file."""
+an offset: quarantined at line 11 of its file.
+
+The first run has no STRIPE_API_KEY and no VIGIL_PAYMENTS: auto-pay is off, nothing is
+charged and every summary says so (interfaces.md section 8). The next two run in test mode
+(VIGIL_PAYMENTS=local): the due invoice is charged once, and the third run changes nothing."""
 
 from __future__ import annotations
 
@@ -35,10 +39,25 @@ def _vigil(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def runs(warehouse, tmp_path_factory):
+def payments_off(warehouse, tmp_path_factory):
+    """The first run, without a payment provider: text summary, export and the asset's metadata."""
+    from vigil_app.demo.localstripe import stop_localstripe
+
+    stop_localstripe()
     inbox = write_inbox(tmp_path_factory.mktemp("inbox"))
+    out = tmp_path_factory.mktemp("out-off")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIGIL_PAYMENTS", "STRIPE_API_KEY", "STRIPE_API_BASE")}
+    run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19")
+    _vigil(env, "export", "invoices", "--out", str(out / "invoices.jsonl"))
+    return {"inbox": inbox, "text": run.stdout,
+            "invoices": [json.loads(x) for x in (out / "invoices.jsonl").read_text().splitlines()]}
+
+
+@pytest.fixture(scope="module")
+def runs(payments_off, tmp_path_factory):
+    inbox = payments_off["inbox"]
     out = tmp_path_factory.mktemp("out")
-    env = {**os.environ}
+    env = {**os.environ, "VIGIL_PAYMENTS": "local"}
     results = []
     for attempt in (1, 2):
         run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19", "--json")
@@ -50,6 +69,25 @@ def runs(warehouse, tmp_path_factory):
             "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
         })
     return results
+
+
+def test_without_a_provider_auto_pay_is_off_and_nothing_is_paid(payments_off, monkeypatch):
+    import dagster as dg
+
+    from vigil import services
+    from vigil_app.demo.localstripe import SERVICE
+
+    assert "payments:    auto-pay is off (VIGIL_PAYMENTS=off): nothing charged; 0 succeeded (0.00), 0 failed" in (
+        payments_off["text"])
+    assert {inv["status"] for inv in payments_off["invoices"]} == {"issued"}
+    assert services.running(SERVICE) is None  # localstripe was never started
+    for name in ("DAGSTER_HOME", "VIGIL_DAGSTER_PG_URL"):
+        monkeypatch.setenv(name, "")
+    services.prepare_instance()
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["payments", "autopay_charges"]))
+    metadata = event.asset_materialization.metadata
+    assert (metadata["mode"].value, metadata["attempted"].value) == ("off", 0)
 
 
 def _by_number(invoices):
@@ -89,7 +127,7 @@ def test_every_cycle_is_issued_in_order_and_nothing_after_through(runs):
 
 def test_autopay_charged_once_and_invoice_paid(runs):
     summary = runs[0]["summary"]
-    assert summary["payments"] == {"succeeded": 1, "failed": 0, "amount": "212.50"}
+    assert summary["payments"] == {"succeeded": 1, "failed": 0, "amount": "212.50", "mode": "local"}
     assert _by_number(runs[0]["invoices"])["INV-2026-000002"]["status"] == "paid"
     assert summary["messages"] == {"email": 3}
 

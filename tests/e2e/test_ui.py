@@ -1,4 +1,5 @@
-"""`vigil ui` serves the code location without load errors, with the whole lineage and the dbt checks."""
+"""`vigil ui` serves the code location without load errors, with the whole lineage and the dbt
+checks; SIGTERM to the `vigil ui` process alone stops the webserver, daemon and code server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -62,10 +64,22 @@ def test_ui_loads_the_code_location(warehouse, tmp_path):
                 "billing/invoices", "delivery/invoice_messages", "payments/autopay_charges"} <= keys
         with_checks = {"/".join(n["assetKey"]["path"]) for n in nodes if n["hasAssetChecks"]}
         assert {"marts/fct_guard_shifts", "marts/fct_findings", "billing/invoices"} <= with_checks
+        spawned = [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
+        assert len(spawned) >= 3  # dagster dev, webserver, daemon, code server
+        proc.send_signal(signal.SIGTERM)  # the process alone, as a service manager or `kill` would
+        assert proc.wait(timeout=90) == 143
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [pid for pid in spawned if _alive(pid)]:
+            time.sleep(0.5)
+        assert [pid for pid in spawned if _alive(pid)] == []
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 
 from billing.payments import GatewayUnavailable, StripeGateway, collect_autopay, to_minor_units
-from vigil import services
+from vigil_app.demo.localstripe import ensure_localstripe
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def gateway(warehouse):
-    return StripeGateway(api_key="sk_test_vigil", api_base=services.ensure_localstripe())
+    return StripeGateway(api_key="sk_test_vigil", api_base=ensure_localstripe())
 
 
 @pytest.fixture

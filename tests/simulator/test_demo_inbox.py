@@ -1,4 +1,4 @@
-"""The demo's inbox (vigil_app/demo.py): one world through every feed, each vendor folder with
+"""The demo's inbox (vigil_app/demo/inbox.py): one world through every feed, each vendor folder with
 records and planted refusals, and each site's guarding in exactly one feed."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from connectors.inbox import parse_inbox
-from vigil_app.demo import VENDOR_FOLDERS, build_demo_inbox, tracktik_sites
+from vigil_app.demo.inbox import VENDOR_FOLDERS, build_demo_inbox, tracktik_sites
 
 
 @pytest.fixture(scope="module")

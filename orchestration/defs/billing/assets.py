@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.lib.partitions import daily_partitions, single_run, window_dates
 from orchestration.lib.resources import WarehouseResource
+from vigil.services import WAREHOUSE_POOL
 
 MART_INPUTS = [
     dg.AssetKey(["marts", name])
@@ -19,6 +20,7 @@ INVOICES = dg.AssetKey(["billing", "invoices"])
     deps=MART_INPUTS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
     group_name="billing",
     kinds={"python", "polars", "postgres"},
     description="billing.invoices and their lines: rated, held or numbered, never changed once issued.",

@@ -6,6 +6,7 @@ from orchestration.defs.billing.assets import INVOICES
 from orchestration.lib.partitions import daily_partitions, single_run, window_dates
 from orchestration.lib.resources import MessagingResource, WarehouseResource
 from vigil import config
+from vigil.services import WAREHOUSE_POOL
 
 INVOICE_MESSAGES = dg.AssetKey(["delivery", "invoice_messages"])
 
@@ -15,6 +16,7 @@ INVOICE_MESSAGES = dg.AssetKey(["delivery", "invoice_messages"])
     deps=[INVOICES],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
     group_name="delivery",
     kinds={"python", "sendgrid", "twilio"},
     description="billing.messages: invoices and credit notes by email (SendGrid or .eml files), SMS (Twilio or "

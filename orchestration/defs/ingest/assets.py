@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.lib.resources import InboxResource, WarehouseResource
 
 RAW_TABLES = (
+    "company_documents",
     "contract_documents",
     "tax_rates",
     "timesheets",

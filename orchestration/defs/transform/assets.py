@@ -15,6 +15,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.lib.dbt import ensure_manifest, translator
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import WarehouseResource
+from vigil.services import WAREHOUSE_POOL
 
 
 def dbt_build_args(min_date: str | None, max_date: str | None) -> list[str]:
@@ -22,7 +23,7 @@ def dbt_build_args(min_date: str | None, max_date: str | None) -> list[str]:
     return ["build", "--vars", json.dumps({"min_date": min_date, "max_date": max_date})]
 
 
-@dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=translator)
+@dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=translator, pool=WAREHOUSE_POOL)
 def vigil_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ.update(warehouse.dbt_env())
     window = run_window(context.run.tags)
