@@ -101,9 +101,9 @@ with company as (
     limit 1
 ),
 documents_in_force as (
-    select distinct on (client_id) document
+    select distinct on (client_id, source) document
     from raw.contract_documents
-    order by client_id, ingested_at desc, document_id desc
+    order by client_id, source, ingested_at desc, document_id desc
 )
 select
     (select timezone from company),

@@ -200,6 +200,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
         services.stop("ui")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The web application (portal, console, webhooks) in the foreground; uvicorn stops it
+    cleanly on SIGINT and SIGTERM."""
+    import uvicorn
+
+    from vigil_app.web.app import create_app
+
+    db.prepare()
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
+                proxy_headers=args.behind_proxy, forwarded_allow_ips="*" if args.behind_proxy else None)
+    return 0
+
+
 def cmd_stop(args: argparse.Namespace) -> int:
     stopped = services.stop_all()
     print(f"stopped {', '.join(stopped)}" if stopped else "nothing of this VIGIL_HOME was running",
@@ -263,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     ui.set_defaults(func=cmd_ui)
+
+    serve = sub.add_parser("serve", help="serve the client portal, finance console and provider webhooks",
+                           description="Serve the web application of interfaces.md section 7 until interrupted. "
+                           "Links in messages point at VIGIL_PUBLIC_URL.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--behind-proxy", action="store_true",
+                       help="trust X-Forwarded-* headers (https termination at a reverse proxy)")
+    serve.set_defaults(func=cmd_serve)
 
     stop = sub.add_parser("stop", help="stop everything vigil started for this VIGIL_HOME",
                           description="Stop this VIGIL_HOME's `vigil ui` (webserver, daemon, code server), "

@@ -157,13 +157,20 @@ def parse_inbox(inbox_dir: Path, only_files: Iterable[str] | None = None,
 
 
 def contracts_in_force(conn) -> dict[str, dict]:
-    """client -> newest accepted contract document."""
+    """client -> the sites and contracts of its documents in force: the newest of each source
+    (the contract file and the CRM keep their own documents; dbt merges them)."""
     with conn.cursor() as cur:
-        cur.execute("""select distinct on (client_id) client_id, document from raw.contract_documents
-                       order by client_id, document_id desc""")
+        cur.execute("""select distinct on (client_id, source) client_id, document from raw.contract_documents
+                       order by client_id, source, document_id desc""")
         rows = cur.fetchall()
     conn.commit()
-    return {client: doc if isinstance(doc, dict) else json.loads(doc) for client, doc in rows}
+    merged: dict[str, dict] = {}
+    for client, doc in rows:
+        doc = doc if isinstance(doc, dict) else json.loads(doc)
+        into = merged.setdefault(client, {"sites": [], "contracts": []})
+        for what in ("sites", "contracts"):
+            into[what] += [item for item in doc.get(what) or [] if isinstance(item, dict)]
+    return merged
 
 
 def ingest_inbox(conn, inbox_dir: Path, only_files: Iterable[str] | None = None) -> IngestReport:

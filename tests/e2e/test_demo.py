@@ -70,8 +70,10 @@ def test_no_work_is_delivered_by_two_feeds(summaries, conn):
                              and v.source = split_part(g.vendor_ref, ':', 1)
                              and lower(v.vendor_ref) = lower(substr(g.vendor_ref, strpos(g.vendor_ref, ':') + 1)))""")
         assert cur.fetchone()[0] == 0
-        # monitoring contracts come from the CRM: the documents in force are the merged ones
-        cur.execute("""select distinct on (client_id) client_id, source from raw.contract_documents
-                       order by client_id, ingested_at desc, document_id desc""")
-        assert {source for _, source in cur.fetchall()} == {"crm"}
+        # monitoring contracts come from the CRM's own documents, merged with the contract files by dbt
+        cur.execute("""select c.source, count(*) from marts.dim_contracts k
+                       join raw.contract_documents c on c.client_id = k.client_id
+                        and c.document -> 'contracts' @> jsonb_build_array(jsonb_build_object('id', k.contract_id))
+                       group by c.source""")
+        assert {source for source, _ in cur.fetchall()} == {"contracts", "crm"}
     conn.commit()

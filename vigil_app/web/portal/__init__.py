@@ -1,0 +1,1 @@
+"""The client portal, reached only through signed links (billing/links.py)."""

@@ -1,0 +1,5 @@
+"""The provider webhooks' routes (interfaces.md section 7)."""
+
+from __future__ import annotations
+
+routes: list = []
