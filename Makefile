@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: setup demo test ui lint bench clean
+.PHONY: setup browser demo test ui lint bench clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,14 @@ $(DEMO_STAMP): $(STAMP)
 demo: $(DEMO_STAMP)
 	$(BIN)/vigil demo
 
-test: setup
+# The browser tests drive Debian's chromium through Playwright (which never downloads one
+# here); pdftotext reads the invoice PDFs. Both come from apt when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium poppler-utils)
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 ui: setup
