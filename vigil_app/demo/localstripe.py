@@ -2,7 +2,8 @@
 per VIGIL_HOME, on loopback only (its own entry point listens on every interface), started
 on first use and kept for the next command like the embedded server; `vigil stop` stops it.
 
-`python -m vigil_app.demo.localstripe --port N` is the server process itself."""
+`python -m vigil_app.demo.localstripe --port N` is the server process itself, with what
+Vigil's test mode needs beyond localstripe (localstripe_extension.py)."""
 
 from __future__ import annotations
 
@@ -34,17 +35,45 @@ def stop_localstripe() -> bool:
     return services.stop(SERVICE, grace_seconds=5)
 
 
+def _config_call(method: str, base_url: str, path: str, form: dict | None = None) -> dict:
+    """One call to localstripe's test-control routes (`/_config/...`, no key needed)."""
+    import requests
+
+    answer = requests.request(method, f"{base_url.rstrip('/')}{path}", data=form or None, timeout=10)
+    answer.raise_for_status()
+    return answer.json() if answer.content else {}
+
+
+def forget_everything(base_url: str) -> None:
+    """Empty localstripe (objects, idempotency keys): a fresh test account."""
+    _config_call("DELETE", base_url, "/_config/data")
+
+
+def send_webhooks_to(base_url: str, url: str, secret: str, name: str = "vigil") -> None:
+    """Deliver localstripe's events to `url`, signed with `secret` like Stripe's."""
+    _config_call("POST", base_url, f"/_config/webhooks/{name}", {"url": url, "secret": secret})
+
+
+def settle_debit(base_url: str, payment_intent_id: str, outcome: str, failure_code: str | None = None) -> dict:
+    """What the bank does, days later, to a processing ACH debit (`succeeded` or `failed`)."""
+    form = {"outcome": outcome, **({"failure_code": failure_code} if failure_code else {})}
+    return _config_call("POST", base_url, f"/_config/payment_intents/{payment_intent_id}/settle", form)
+
+
 def main() -> None:
     import logging
 
     from aiohttp import web
     from localstripe.server import app
 
+    from vigil_app.demo.localstripe_extension import install
+
     parser = argparse.ArgumentParser(description="localstripe on loopback")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
     args = parser.parse_args()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    install(app)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
 
 
