@@ -29,6 +29,10 @@ CANONICAL_COLUMNS: dict[str, list[str]] = {
     "device_events": [
         "record_id", "site_id", "device_id", "event_type", "occurred_at", "incident_ref", "vendor_ref", "extra",
     ],
+    "payments_received": [
+        "record_id", "client_id", "amount", "received_on", "method", "invoice_number", "currency", "reference",
+        "extra",
+    ],
 }
 
 

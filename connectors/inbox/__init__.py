@@ -29,8 +29,8 @@ __all__ = ["GENERIC_FOLDERS", "IngestReport", "ingest_inbox", "parse_file", "raw
 
 log = logging.getLogger(__name__)
 
-GENERIC_FOLDERS = ("contracts", "tax", "timesheets", "incidents", "patrols", "devices")
-RECORD_TABLES = ("timesheets", "incidents", "patrols", "devices", "device_events")
+GENERIC_FOLDERS = ("contracts", "tax", "timesheets", "incidents", "patrols", "devices", "payments")
+RECORD_TABLES = ("timesheets", "incidents", "patrols", "devices", "device_events", "payments_received")
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pandera.polars as pa
 import polars as pl
 
 from connectors.base import CANONICAL_COLUMNS, ParseResult, with_content_hash
+from connectors.inbox import payments
 from connectors.inbox.tabular import (
     CsvKind,
     date_expr,
@@ -199,6 +200,8 @@ KINDS: dict[str, CsvKind] = {
         ("device_id", "site_id", "device_type", "active_from"),
         ("active_to", "vendor_ref"),
         DeviceRow, _devices, {"active_to_not_before_from": _active_to_reason}),
+    # payments received outside the provider (interfaces.md section 2a): connectors/inbox/payments.py
+    "payments": payments.KIND,
 }
 
 

@@ -54,6 +54,11 @@ def send_webhooks_to(base_url: str, url: str, secret: str, name: str = "vigil") 
     _config_call("POST", base_url, f"/_config/webhooks/{name}", {"url": url, "secret": secret})
 
 
+def decline_next_charges(base_url: str, declines: int) -> None:
+    """The next `declines` charges of pm_card_vigil_declinedThenApproved are declined, the later approved."""
+    _config_call("POST", base_url, "/_config/cards/pm_card_vigil_declinedThenApproved", {"declines": str(declines)})
+
+
 def settle_debit(base_url: str, payment_intent_id: str, outcome: str, failure_code: str | None = None) -> dict:
     """What the bank does, days later, to a processing ACH debit (`succeeded` or `failed`)."""
     form = {"outcome": outcome, **({"failure_code": failure_code} if failure_code else {})}

@@ -20,9 +20,11 @@ api/idempotent_requests, search, payments/ach-direct-debit):
   `failure_code`): what the bank does to a processing ACH debit days later, announced
   by a signed `payment_intent.succeeded` or `payment_intent.payment_failed` webhook (the
   ones registered with `POST /_config/webhooks/{id}`, localstripe's own signing);
-- one Vigil-only card for the demo, `pm_card_vigil_chargeDeclinedOnce`: declined for
-  insufficient funds the first time this server charges it, approved afterwards (a
-  client short of funds on the due date who pays on the retry; Stripe has no such card);
+- one Vigil-only card for the demo and the tests, `pm_card_vigil_declinedThenApproved`:
+  its first charges on this server are declined for insufficient funds, the later ones
+  approved (a client short of funds on the due date who pays on a retry; Stripe has no
+  such card). One decline by default; `POST /_config/cards/{id}` with `declines=N` sets how
+  many of its next charges are declined;
 - no pickling of the whole store to /tmp on every write (shared by every localstripe on
   the machine, and quadratic): the process keeps its state in memory while it runs."""
 
@@ -48,9 +50,9 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_chargeDeclinedStolenCard": ("4000000000009979", "visa"),
     "pm_card_chargeDeclinedExpiredCard": ("4000000000000069", "visa"),
     "pm_card_chargeCustomerFail": ("4000000000000341", "visa"),
-    "pm_card_vigil_chargeDeclinedOnce": ("4000000000009995", "visa"),
+    "pm_card_vigil_declinedThenApproved": ("4000000000009995", "visa"),
 }
-DECLINES_ONCE = "pm_card_vigil_chargeDeclinedOnce"
+RECOVERING_CARD = "pm_card_vigil_declinedThenApproved"
 
 # Card number -> (code, decline_code, message) when charged.
 CARD_DECLINES: dict[str, tuple[str, str, str]] = {
@@ -67,7 +69,7 @@ US_BANK_ACCOUNT = {"account_holder_type": "company", "account_type": "checking",
                    "fingerprint": "vigilTestBank0001", "last4": "6789", "routing_number": "110000000"}
 ACH_TYPE = "us_bank_account"
 
-_declined_once: set[str] = set()
+_declines_left: dict[str, int] = {RECOVERING_CARD: 1}
 
 
 @dataclass
@@ -117,11 +119,10 @@ def _charging_is_declined(self):
         return False  # decided by the bank, later: POST /_config/payment_intents/{id}/settle
     if self.type != "card":
         return _charging_was_declined(self)
-    if getattr(self, "_vigil_magic", None) == DECLINES_ONCE:
-        if DECLINES_ONCE in _declined_once:
-            return False
-        _declined_once.add(DECLINES_ONCE)
-        return True
+    if getattr(self, "_vigil_magic", None) == RECOVERING_CARD:
+        declined = _declines_left[RECOVERING_CARD] > 0
+        _declines_left[RECOVERING_CARD] -= declined
+        return declined
     return self._card_number in CARD_DECLINES
 
 
@@ -211,6 +212,15 @@ async def settle(request: web.Request) -> web.Response:
     return _json(intent._export())
 
 
+async def set_declines(request: web.Request) -> web.Response:
+    """How many of the recovering card's next charges are declined."""
+    data = dict(await request.post()) or dict(request.query)
+    if request.match_info["id"] != RECOVERING_CARD or not str(data.get("declines", "")).isdigit():
+        raise UserError(400, f"only {RECOVERING_CARD} takes a number of declines (declines=N)")
+    _declines_left[RECOVERING_CARD] = int(data["declines"])
+    return _json({"id": RECOVERING_CARD, "declines": _declines_left[RECOVERING_CARD]})
+
+
 _CLAUSE = re.compile(r"^\s*(metadata\['(?P<key>[^']+)'\]|(?P<field>status|currency|customer))\s*:\s*"
                      r"'(?P<value>[^']*)'\s*$")
 
@@ -249,7 +259,7 @@ async def idempotency_middleware(request: web.Request, handler):
     key = request.headers.get("Idempotency-Key")
     if request.method == "DELETE" and request.path == "/_config/data":
         _idempotent.clear()
-        _declined_once.clear()
+        _declines_left[RECOVERING_CARD] = 1
     if request.method != "POST" or not key:
         return await handler(request)
     params = (request.path, (await request.read()).decode("utf-8", "replace"))
@@ -290,3 +300,4 @@ def install(app: web.Application) -> None:
     app.middlewares.append(search_middleware)
     app.middlewares.append(idempotency_middleware)
     app.router.add_post("/_config/payment_intents/{id}/settle", settle)
+    app.router.add_post("/_config/cards/{id}", set_declines)

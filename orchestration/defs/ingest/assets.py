@@ -15,6 +15,7 @@ RAW_TABLES = (
     "patrols",
     "devices",
     "device_events",
+    "payments_received",
     "quarantine",
 )
 
