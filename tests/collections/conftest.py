@@ -30,6 +30,7 @@ def book(conn, proxy, localstripe, tmp_path):
 
     forget_everything(localstripe)
     proxy.seen.clear()
+    proxy.ignore_idempotency_keys = False
     ledger = Book(conn, tmp_path / "outbox", StripeGateway(api_key="sk_test_vigil", api_base=proxy.url))
     ledger.reset()
     return ledger

@@ -16,6 +16,7 @@ class StripeProxy(LocalServer):
         self.seen: list[tuple[str, str]] = []  # (method, path) that reached the provider
         self._lose_requests = 0
         self._lose_answers = 0
+        self.ignore_idempotency_keys = False  # a provider that ignores them: the header is dropped
 
     def lose_next_request(self, times: int = 1) -> None:
         """The next requests never reach the provider (502, as a cut connection)."""
@@ -24,6 +25,10 @@ class StripeProxy(LocalServer):
     def lose_next_answer(self, times: int = 1) -> None:
         """The next requests reach the provider, but their answers are lost (502)."""
         self._lose_answers += times
+
+    def charges(self) -> int:
+        """PaymentIntents created at the provider through this proxy."""
+        return sum(1 for verb, path in self.seen if verb == "POST" and path == "/v1/payment_intents")
 
     def paths(self, method: str | None = None) -> list[str]:
         return [path for verb, path in self.seen if method is None or verb == method]
@@ -34,7 +39,10 @@ class StripeProxy(LocalServer):
             self._lose_requests -= lose_request
         if lose_request:
             return 502, {"error": {"type": "api_error", "message": "connection cut before the provider"}}, {}
-        forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        dropped = {"host", "content-length", "connection"}
+        if self.ignore_idempotency_keys:
+            dropped.add("idempotency-key")
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in dropped}
         url = f"{self.upstream}{path}"
         reply = requests.request(method, url, params={k: v for k, v in query.items()}, data=body or None,
                                  headers=forwarded, timeout=30)
