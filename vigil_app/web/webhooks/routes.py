@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-routes: list = []
+from starlette.routing import Route
+
+from vigil_app.web.webhooks.stripe import stripe_events
+
+routes: list = [Route("/stripe", stripe_events, methods=["POST"])]
