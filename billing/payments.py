@@ -38,6 +38,8 @@ NOT_SENT = "not_sent"
 # to send again. Its search shows a charge within a minute (an hour in an outage), so a
 # search past the window that finds nothing proves the charge was never made.
 RESEND_WINDOW = timedelta(hours=23)
+# A pending attempt this young may be one whose request is still on its way.
+IN_FLIGHT = timedelta(minutes=15)
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
@@ -306,11 +308,19 @@ class Reconciled:
     still_open: int = 0
 
 
-def reconcile_open(conn, gateway, on: date, now: datetime | None = None) -> Reconciled:
+def reconcile_open(conn, gateway, on: date, now: datetime | None = None, holds_run_lock: bool = True) -> Reconciled:
     """Every attempt a crash or a timeout left `pending`/`unknown`, and every `processing`
-    debit, brought up to date with the provider (polling: what a webhook may have missed)."""
+    debit, brought up to date with the provider (polling: what a webhook may have missed).
+
+    A `pending` attempt younger than IN_FLIGHT may still be on its way (a pay link being
+    paid, or, for a caller without the run lock, today's auto-pay): it is left alone."""
+    now = now or datetime.now(UTC)
     result = Reconciled()
     for attempt in open_attempts(conn):
+        young = now - attempt["created_at"] < IN_FLIGHT
+        if attempt["status"] == "pending" and young and (attempt["channel"] == "link" or not holds_run_lock):
+            result.still_open += 1
+            continue
         try:
             if attempt["status"] == "processing":
                 changed = settle(conn, attempt["payment_attempt_id"], gateway.retrieve(attempt["provider_ref"]), on) \

@@ -42,7 +42,7 @@ class CollectionsSummary:
     frozen: int = 0
     receipts: int = 0
     failure_notices: int = 0
-    reminders: Counter = field(default_factory=Counter)  # template -> sent
+    reminders: int = 0
     delinquent: list[str] = field(default_factory=list)
     handed_off: list[str] = field(default_factory=list)
     messages: SendSummary = field(default_factory=SendSummary)
@@ -84,6 +84,7 @@ def run_day(conn, day: date, *, gateway, channels: Channels, summary: Collection
     summary.messages.failed += reminders.failed
     for channel, n in reminders.by_channel.items():
         summary.messages.by_channel[channel] = summary.messages.by_channel.get(channel, 0) + n
+    summary.reminders += sent
     counts["reminders"] += sent
     dunning = update_dunning(conn, day)
     summary.delinquent += dunning.delinquent

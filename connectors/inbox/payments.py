@@ -41,7 +41,7 @@ class PaymentRow(pa.DataFrameModel):
         return ok_date(data)
 
     @pa.check("method", name="method")
-    def method(cls, data):  # noqa: N805
+    def known_method(cls, data):  # noqa: N805
         return data.lazyframe.select(pl.col(data.key).is_null() | pl.col(data.key).is_in(METHODS))
 
     @pa.check("currency", name="currency")

@@ -1,0 +1,1 @@
+"""Collections: payments received, auto-pay and its retries, notices, reminders, dunning, KPIs."""

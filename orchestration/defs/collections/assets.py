@@ -1,0 +1,126 @@
+"""Collections, day by day, downstream of the invoices (collections.md sections 0-5).
+
+The steps of one business day depend on each other (a check received today is not charged
+again today; a charge that fails today sends today's notice), so one op runs the whole
+range of days in order, one day after the other (billing/collections/days.py), and reports
+each step as its own daily-partitioned asset: payments received, auto-pay charges, retries,
+notices, reminders and dunning. The KPIs are an asset of their own, computed after."""
+
+import dagster as dg
+
+from orchestration.defs.billing.assets import INVOICES
+from orchestration.lib.partitions import daily_partitions, single_run, window_dates
+from orchestration.lib.resources import MessagingResource, StripeResource, WarehouseResource
+from vigil.services import WAREHOUSE_POOL
+
+PAYMENTS_RECEIVED = dg.AssetKey(["collections", "payments_received"])
+AUTOPAY_CHARGES = dg.AssetKey(["payments", "autopay_charges"])
+PAYMENT_RETRIES = dg.AssetKey(["collections", "payment_retries"])
+PAYMENT_NOTICES = dg.AssetKey(["collections", "payment_notices"])
+REMINDERS = dg.AssetKey(["collections", "reminders"])
+DUNNING = dg.AssetKey(["collections", "dunning"])
+KPIS = dg.AssetKey(["collections", "kpis"])
+
+
+def _spec(key: dg.AssetKey, after: list[dg.AssetKey], kinds: set[str], description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, deps=[INVOICES, *after], group_name="collections", kinds=kinds, description=description)
+
+
+@dg.multi_asset(
+    specs=[
+        _spec(PAYMENTS_RECEIVED, [dg.AssetKey(["marts", "fct_payments_received"]),
+                                  dg.AssetKey(["marts", "dim_clients"])], {"python", "postgres"},
+              "billing.received_payments and ledger entries: payments/*.csv applied on the day received (the named "
+              "invoice, else oldest first, the rest a client credit), refusals with their reason; client credits "
+              "applied to the invoices issued since."),
+        _spec(AUTOPAY_CHARGES, [PAYMENTS_RECEIVED], {"python", "stripe"},
+              "billing.payment_attempts: open attempts reconciled with the provider (search by key, same-key resend, "
+              "polling of processing debits), then one charge per invoice on its due date. With VIGIL_PAYMENTS=off "
+              "nothing is charged and the metadata says auto-pay is off."),
+        _spec(PAYMENT_RETRIES, [AUTOPAY_CHARGES], {"python", "stripe"},
+              "Retries on F+1, F+3 and F+7 after a soft decline, and the charge of a new payment method on the next "
+              "day that runs."),
+        _spec(PAYMENT_NOTICES, [PAYMENT_RETRIES], {"python", "sendgrid", "twilio"},
+              "A receipt for every successful payment; payment_failed or payment_method_needed by email and SMS for "
+              "every declined charge."),
+        _spec(REMINDERS, [PAYMENT_NOTICES], {"python", "sendgrid", "twilio"},
+              "Reminders on D-3, D, D+5 and D+10 with a signed pay link; none once paid."),
+        _spec(DUNNING, [REMINDERS, PAYMENT_RETRIES], {"python", "postgres"},
+              "billing.dunning_events and billing.collection_handoffs: delinquent on D+10 or when retries are "
+              "exhausted, in collections on D+30. Service is never suspended: the check flags delinquent clients."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+    can_subset=False,
+)
+def collections_days(context: dg.AssetExecutionContext, warehouse: WarehouseResource, stripe: StripeResource,
+                     messaging: MessagingResource):
+    from billing.collections.days import run_days
+
+    first, last = window_dates(context)
+    mode = stripe.mode()
+    gateway = stripe.gateway()
+    with warehouse.connection() as conn:
+        summary = run_days(conn, first, last, gateway=gateway, channels=messaging.channels(), payments_mode=mode,
+                           backoff_seconds=messaging.retry_backoff_seconds)
+    days = f"{first}..{last}"
+    context.log.info(f"collections {days} (VIGIL_PAYMENTS={mode}): received {len(summary.received)}, "
+                     f"charged {dict(summary.attempted)}, outcomes {dict(summary.outcomes)}, "
+                     f"receipts {summary.receipts}, notices {summary.failure_notices}, reminders {summary.reminders}, "
+                     f"delinquent {len(summary.delinquent)}, handed off {len(summary.handed_off)}")
+    off = {"auto_pay": "off: nothing charged"} if gateway is None else {}
+    yield dg.MaterializeResult(asset_key=PAYMENTS_RECEIVED, metadata={
+        "days": days, "applied": len(summary.received), "refused": len(summary.refused),
+        "credits_applied": summary.credits_applied,
+        "refused_payments": dg.MetadataValue.md(", ".join(sorted(summary.refused)) or "none")})
+    yield dg.MaterializeResult(asset_key=AUTOPAY_CHARGES, metadata={
+        "days": days, "mode": mode, **off, "attempted": summary.attempted["due"],
+        "succeeded": summary.outcomes["succeeded"], "failed": summary.outcomes["failed"],
+        "processing": summary.outcomes["processing"], "unknown": summary.outcomes["unknown"],
+        "reconciled": summary.reconciled, "frozen_until_reconciled": summary.frozen})
+    yield dg.MaterializeResult(asset_key=PAYMENT_RETRIES, metadata={
+        "days": days, "mode": mode, **off, "retries": summary.attempted["retry"],
+        "new_methods_charged": summary.attempted["new_method"]})
+    yield dg.MaterializeResult(asset_key=PAYMENT_NOTICES, metadata={
+        "days": days, "receipts": summary.receipts, "failure_notices": summary.failure_notices})
+    yield dg.MaterializeResult(asset_key=REMINDERS, metadata={"days": days, "sent": summary.reminders})
+    yield dg.MaterializeResult(asset_key=DUNNING, metadata={
+        "days": days, "delinquent": len(summary.delinquent), "handed_off": len(summary.handed_off),
+        "invoices": dg.MetadataValue.md(
+            "\n".join([f"- {n} delinquent" for n in summary.delinquent]
+                      + [f"- {n} handed to collections" for n in summary.handed_off]) or "none")})
+
+
+@dg.asset(
+    key=KPIS,
+    deps=[DUNNING],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+    group_name="collections",
+    kinds={"python", "postgres"},
+    description="Collections KPIs as of the run's last day: days to pay (median, p90), auto-pay success rate, "
+    "recovery rate after a failure, amounts delinquent and in collections, a table and a chart per day.",
+)
+def collections_kpis(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from billing.collections import kpis
+
+    first, last = window_dates(context)
+    with warehouse.connection() as conn:
+        found = kpis.compute(conn, first, last)
+    return dg.MaterializeResult(metadata={
+        "through": last.isoformat(),
+        "paid_invoices": found.paid_invoices,
+        "days_to_pay_median": dg.MetadataValue.float(found.days_to_pay_median)
+        if found.days_to_pay_median is not None else "no invoice paid yet",
+        "days_to_pay_p90": found.days_to_pay_p90 if found.days_to_pay_p90 is not None else "no invoice paid yet",
+        "autopay_success_rate": dg.MetadataValue.float(found.autopay_success_rate)
+        if found.autopay_success_rate is not None else "no auto-pay attempt yet",
+        "recovery_rate": dg.MetadataValue.float(found.recovery_rate)
+        if found.recovery_rate is not None else "no failed auto-pay yet",
+        "amount_delinquent": kpis.amounts(found.delinquent),
+        "amount_in_collections": kpis.amounts(found.in_collections),
+        "per_day": dg.MetadataValue.md(kpis.markdown_table(found)),
+        "collected_chart": dg.MetadataValue.md(kpis.bar_chart(found) or "no day"),
+    })
