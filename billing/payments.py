@@ -96,15 +96,30 @@ def outcome_of_intent(intent: dict) -> Outcome:
 class StripeGateway:
     """The stripe SDK, pointed at localstripe (`api_base`) in the demo and tests."""
 
-    def __init__(self, api_key: str, api_base: str | None = None, timeout_seconds: int = 20):
+    def __init__(self, api_key: str, api_base: str | None = None, timeout_seconds: int = 20,
+                 test_clock: bool = False):
         import stripe
 
         self._stripe = stripe
+        self._api_key, self._api_base, self._test_clock = api_key, api_base, test_clock
         options = {"max_network_retries": 0, "http_client": stripe.RequestsClient(timeout=timeout_seconds)}
         if api_base:
             options["base_addresses"] = {"api": api_base}
         self._client = stripe.StripeClient(api_key or "sk_test_vigil_local", **options)
         self._method_types: dict[str, str] = {}
+
+    def advance_test_clock(self, day: date) -> None:
+        """Test mode only (VIGIL_PAYMENTS=local): tell the local provider which business day it
+        is, the way a Stripe test clock is advanced, so what settles days later (an ACH
+        debit) settles on the right day. Does nothing against a real account."""
+        if not self._test_clock or not self._api_base:
+            return
+        import requests
+
+        midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        requests.post(f"{self._api_base.rstrip('/')}/v1/test_helpers/test_clocks/vigil/advance",
+                      data={"frozen_time": midnight}, auth=(self._api_key or "sk_test_vigil_local", ""),
+                      timeout=10).raise_for_status()
 
     def method_type(self, payment_method: str) -> str:
         """`card` or `us_bank_account` (looked up once per method); `card` when unknown, so a

@@ -89,6 +89,9 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     else:
         print(f"payments:    {counts} (VIGIL_PAYMENTS={pay['mode']})")
     print("messages:    " + (", ".join(f"{k} {v}" for k, v in summary["messages"].items()) or "none"))
+    dunning = summary["collections"]
+    print(f"collections: {dunning['reminders']} reminders, {dunning['retries']} retries, {dunning['receipts']} "
+          f"receipts, {dunning['delinquent']} delinquent, {dunning['in_collections']} in collections")
 
 
 def _require_built(conn) -> None:
@@ -142,6 +145,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = reports.write_invoices(conn, out, args.format)
         elif args.what == "findings":
             n = reports.write_jsonl(reports.findings(conn), out)
+        elif args.what == "messages":
+            n = reports.write_jsonl(reports.messages(conn), out)
+        elif args.what == "payments":
+            n = reports.write_jsonl(reports.payments(conn), out)
+        elif args.what == "collections":
+            n = reports.write_rows(reports.collections(conn), out, args.format, reports.COLLECTION_FIELDS)
         else:
             n = reports.write_jsonl(reports.quarantine(conn), out)
     print(f"wrote {n} {args.what} to {out}", file=sys.stderr)
@@ -247,12 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     run.set_defaults(func=cmd_run)
 
-    export = sub.add_parser("export", help="write invoices, findings or quarantined records",
-                            description="Write what the pipeline produced (interfaces.md sections 1 and 4).")
-    export.add_argument("what", choices=["invoices", "findings", "quarantine"], help="what to write")
+    export = sub.add_parser("export", help="write invoices, findings, quarantined records, messages, payments or "
+                            "the collections hand-off",
+                            description="Write what the pipeline produced (interfaces.md sections 1, 4 and 5).")
+    export.add_argument("what", choices=["invoices", "findings", "quarantine", "messages", "payments", "collections"],
+                        help="what to write")
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write (replaced)")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
-                        help="invoices only: one JSON object a line (default) or CSV, one row per line item")
+                        help="invoices and collections: one JSON object a line (default) or CSV (invoices: one row "
+                        "per line item)")
     export.set_defaults(func=cmd_export)
 
     findings = sub.add_parser("findings", help="review validation findings",

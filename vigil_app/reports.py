@@ -13,6 +13,7 @@ from vigil import currency
 
 INVOICE_FIELDS = ("invoice_number", "status", "kind", "client_id", "contract_ids", "currency", "period_start",
                   "period_end", "issue_date", "due_date")
+AMOUNT_FIELDS = ("subtotal", "tax_total", "total", "amount_paid", "balance")
 LINE_FIELDS = ("site_id", "category", "description", "quantity", "unit", "unit_price", "amount",
                "tax_jurisdiction", "source_refs", "explanation")
 
@@ -35,9 +36,14 @@ def _rows(conn, sql: str, params=()) -> list[dict]:
 
 
 def invoices(conn) -> list[dict]:
-    """Every invoice in the shape of interfaces.md section 4."""
-    heads = _rows(conn, """select * from billing.invoices
-                           order by invoice_number nulls last, client_id, period_start, invoice_key""")
+    """Every invoice in the shape of interfaces.md section 4, with `amount_paid` and `balance`
+    (wave 2): what the ledger applied to it and what is left (nothing is owed on a void
+    invoice or a credit note)."""
+    heads = _rows(conn, """select i.*, coalesce(p.paid, 0) as amount_paid from billing.invoices i
+                           left join (select invoice_id, sum(amount) as paid from billing.ledger_entries
+                                      where entry_type in ('payment', 'credit') group by invoice_id) p
+                               using (invoice_id)
+                           order by i.invoice_number nulls last, i.client_id, i.period_start, i.invoice_key""")
     lines = _rows(conn, "select * from billing.invoice_lines order by invoice_id, line_no")
     by_invoice: dict[int, list[dict]] = {}
     for line in lines:
@@ -66,6 +72,9 @@ def invoices(conn) -> list[dict]:
         ]
         doc.update(subtotal=currency.display(head["subtotal"], code),
                    tax_total=currency.display(head["tax_total"], code), total=currency.display(head["total"], code))
+        owed = head["status"] != "void" and not head.get("credit_for")
+        doc.update(amount_paid=currency.display(head["amount_paid"], code),
+                   balance=currency.display(head["total"] - head["amount_paid"] if owed else Decimal(0), code))
         if head["status"] == "held":
             doc["held_by"] = head["hold_reasons"]
         if head["status"] == "void" and head.get("void_reason"):
@@ -85,12 +94,12 @@ def write_invoices(conn, out: Path, fmt: str = "jsonl") -> int:
             for doc in docs:
                 fh.write(json.dumps(doc) + "\n")
     else:
-        columns = [*INVOICE_FIELDS, "subtotal", "tax_total", "total", *LINE_FIELDS]
+        columns = [*INVOICE_FIELDS, *AMOUNT_FIELDS, *LINE_FIELDS]
         with out.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             for doc in docs:
-                head = {k: doc[k] for k in (*INVOICE_FIELDS, "subtotal", "tax_total", "total")}
+                head = {k: doc[k] for k in (*INVOICE_FIELDS, *AMOUNT_FIELDS)}
                 head["contract_ids"] = ";".join(head["contract_ids"])
                 for line in doc["lines"]:
                     writer.writerow({**head, **line, "source_refs": ";".join(line["source_refs"])})
@@ -126,13 +135,103 @@ def write_jsonl(rows: list[dict], out: Path) -> int:
 def quarantine(conn) -> list[dict]:
     """Records the connectors refused, plus records held back because no contract declares
     their site (billing-rules section 2): those return by themselves once one does. Read
-    from the mart the last run built (marts.fct_quarantine)."""
+    from the mart the last run built (marts.fct_quarantine), with the payments received
+    that billing could not apply (billing.payment_refusals, judged on the day received)."""
     return _rows(
         conn,
-        """select source, source_file as file, source_line as line, record_id, field, reason
-           from marts.fct_quarantine
+        """select source, file, line, record_id, field, reason from (
+               select source, source_file as file, source_line as line, record_id, field, reason
+               from marts.fct_quarantine
+               union all
+               select 'payments', source_file, source_line, payment_id, field, reason
+               from billing.payment_refusals) refused
            order by source, file, line nulls first, record_id""",
     )
+
+
+def messages(conn) -> list[dict]:
+    """Every message (interfaces.md section 5), with the delivery events providers reported."""
+    rows = _rows(
+        conn,
+        """select m.message_id, m.dedupe_key as message_key, m.client_id, i.invoice_number, m.contract_id, m.template,
+                  m.channel, m.business_date as for_date, m.status, m.provider_message_id as provider_ref, m.link
+           from billing.messages m left join billing.invoices i using (invoice_id)
+           order by m.business_date, m.dedupe_key""",
+    )
+    events: dict[int, list[dict]] = {}
+    for event in _rows(conn, """select message_id, event, occurred_at from billing.message_events
+                                where provider is not null order by occurred_at, event"""):
+        events.setdefault(event["message_id"], []).append({"type": event["event"],
+                                                           "at": event["occurred_at"].isoformat()})
+    for row in rows:
+        row["for_date"] = row["for_date"].isoformat()
+        row["events"] = events.get(row.pop("message_id"), [])
+    return rows
+
+
+def payments(conn) -> list[dict]:
+    """Every payment (interfaces.md section 5): the provider attempts (auto-pay and pay links),
+    payments received (`manual:<payment_id>`, one row per invoice it went to and one for what
+    became client credit) and credits applied to invoices (`credit`)."""
+    attempts = _rows(
+        conn,
+        """select a.idempotency_key as attempt_key, i.invoice_number, i.client_id, a.attempt_no,
+                  a.attempt_date as for_date, case when a.channel = 'link' then 'link' else a.method end as method,
+                  a.amount, a.currency, a.status, a.decline, a.failure_code, a.provider_ref
+           from billing.payment_attempts a join billing.invoices i using (invoice_id)""",
+    )
+    applied = _rows(
+        conn,
+        """select case when e.received_payment_id is not null then 'manual:' || e.received_payment_id
+                       when e.reference like 'credit:%%' then e.reference
+                       else 'credit:' || e.reference end as attempt_key,
+                  i.invoice_number, e.client_id, null::int as attempt_no, e.effective_date as for_date,
+                  case when e.received_payment_id is not null then 'manual' else 'credit' end as method,
+                  e.amount, e.currency, 'succeeded' as status, null as decline, null as failure_code,
+                  r.reference as provider_ref
+           from billing.ledger_entries e
+           left join billing.invoices i using (invoice_id)
+           left join billing.received_payments r on r.payment_id = e.received_payment_id
+           where e.received_payment_id is not null
+              or (e.entry_type = 'credit' and e.invoice_id is not null and e.payment_attempt_id is null)""",
+    )
+    rows = attempts + applied
+    for row in rows:
+        row["for_date"] = row["for_date"].isoformat()
+        row["amount"] = currency.display(row["amount"], row["currency"])
+    rows.sort(key=lambda row: (row["for_date"], row["attempt_key"], row["invoice_number"] or ""))
+    return rows
+
+
+COLLECTION_FIELDS = ("invoice_number", "client_id", "client_name", "email", "phone", "currency", "amount_due",
+                     "due_date", "days_past_due", "handed_off_on", "attempts", "messages")
+
+
+def collections(conn) -> list[dict]:
+    """The agency hand-off (interfaces.md section 5): one record per invoice handed off."""
+    rows = _rows(
+        conn,
+        f"""select {', '.join('h.' + f if f != 'invoice_number' else 'i.invoice_number' for f in COLLECTION_FIELDS)}
+            from billing.collection_handoffs h join billing.invoices i using (invoice_id)
+            order by h.handed_off_on, i.invoice_number""",
+    )
+    for row in rows:
+        row["amount_due"] = currency.display(row["amount_due"], row["currency"])
+        row["due_date"] = row["due_date"].isoformat()
+        row["handed_off_on"] = row["handed_off_on"].isoformat()
+    return rows
+
+
+def write_rows(rows: list[dict], out: Path, fmt: str = "jsonl", columns: tuple[str, ...] = ()) -> int:
+    """One JSON object a line, or CSV with `columns`."""
+    if fmt == "jsonl":
+        return write_jsonl(rows, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns or (rows[0].keys() if rows else ())))
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
 
 
 def summary(conn, payments_mode: str) -> dict:
@@ -161,6 +260,18 @@ def summary(conn, payments_mode: str) -> dict:
     )[0]
     messages = {r["channel"]: r["n"] for r in _rows(
         conn, "select channel, count(*) as n from billing.messages where status = 'sent' group by channel order by 1")}
+    refused = _rows(conn, "select count(*) as n from billing.payment_refusals")[0]["n"]
+    if refused:
+        counts["quarantined"]["payments"] = counts["quarantined"].get("payments", 0) + refused
+    dunning = _rows(
+        conn,
+        """select (select count(*) from billing.messages where template like 'reminder%%' and status = 'sent')
+                      as reminders,
+                  (select count(*) from billing.payment_attempts where reason = 'retry') as retries,
+                  (select count(*) from billing.messages where template = 'receipt' and status = 'sent') as receipts,
+                  (select count(*) from billing.dunning_events where status = 'delinquent') as delinquent,
+                  (select count(*) from billing.collection_handoffs) as in_collections""",
+    )[0]
     return {
         "ingested": counts["ingested"],
         "quarantined": counts["quarantined"],
@@ -169,4 +280,5 @@ def summary(conn, payments_mode: str) -> dict:
         "payments": {"succeeded": pay["succeeded"], "failed": pay["failed"], "amount": _money(pay["amount"]),
                      "mode": payments_mode},
         "messages": messages,
+        "collections": dunning,
     }

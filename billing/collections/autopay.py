@@ -62,11 +62,16 @@ AUTOPAY_INVOICES_SQL = """
 """
 
 
-def charge_day(conn, gateway, day: date, now: datetime | None = None) -> ChargeSummary:
-    """Reconcile open attempts, then make every auto-pay charge `day` calls for."""
+def charge_day(conn, gateway, day: date, now: datetime | None = None, ask_provider: bool = True) -> ChargeSummary:
+    """Reconcile open attempts (unless `ask_provider` is false: a replayed day), then make
+    every auto-pay charge `day` calls for."""
     summary = ChargeSummary()
-    reconciled: Reconciled = reconcile_open(conn, gateway, day, now)
-    summary.reconciled = reconciled.settled
+    if ask_provider:
+        advance = getattr(gateway, "advance_test_clock", None)
+        if advance is not None:
+            advance(day)
+        reconciled: Reconciled = reconcile_open(conn, gateway, day, now)
+        summary.reconciled = reconciled.settled
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         methods = methods_in_force(cur, day)
         cur.execute(AUTOPAY_INVOICES_SQL, {"day": day})

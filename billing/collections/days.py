@@ -3,6 +3,10 @@
 after the other. Everything a step does is dated by that day and keyed so that doing it
 again is nothing: a second run over the same days changes nothing.
 
+What is learned from outside (a provider's answer to a poll, a changed contract file)
+belongs to the day it is learned: the latest day processed or a later one. A day before
+that (a range run again) is a replay: it acts on what is dated by then and asks nobody.
+
 One run at a time (a PostgreSQL advisory lock held for the whole range); webhooks and the
 portal may act meanwhile, under the ledger's per-client lock and the attempt's row lock."""
 
@@ -53,19 +57,30 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def latest_day(conn) -> date | None:
+    """The latest business day collections has processed."""
+    with conn.cursor() as cur:
+        cur.execute("select max(day) from billing.collection_days")
+        found = cur.fetchone()[0]
+    conn.commit()
+    return found
+
+
 def run_day(conn, day: date, *, gateway, channels: Channels, summary: CollectionsSummary, company_facts: dict,
-            backoff_seconds: float = 1.0, now: datetime | None = None) -> None:
-    """Every step of one business day, in order."""
+            backoff_seconds: float = 1.0, now: datetime | None = None, replay: bool = False) -> None:
+    """Every step of one business day, in order. A `replay` (a day before the latest one
+    processed) acts only on what is dated by then: nobody is asked anything new."""
     counts = summary.per_day.setdefault(day, Counter())
     received = apply_received(conn, day)
     summary.received += received.applied
     summary.refused |= received.refused
     counts["received"] += len(received.applied)
     with conn, conn.cursor() as cur:
-        sync_contract_methods(cur, day)
+        if not replay:
+            sync_contract_methods(cur, day)
         summary.credits_applied += len(apply_client_credits(cur, day))
     if gateway is not None:
-        charged = charge_day(conn, gateway, day, now)
+        charged = charge_day(conn, gateway, day, now, ask_provider=not replay)
         summary.attempted.update(charged.attempted)
         summary.outcomes.update(charged.outcomes)
         summary.reconciled += charged.reconciled
@@ -91,6 +106,8 @@ def run_day(conn, day: date, *, gateway, channels: Channels, summary: Collection
     summary.handed_off += dunning.handed_off
     counts["delinquent"] += len(dunning.delinquent)
     counts["handed_off"] += len(dunning.handed_off)
+    with conn, conn.cursor() as cur:
+        cur.execute("insert into billing.collection_days (day) values (%s) on conflict do nothing", (day,))
 
 
 def run_days(conn, first: date, last: date, *, gateway, channels: Channels, payments_mode: str = "off",
@@ -103,9 +120,10 @@ def run_days(conn, first: date, last: date, *, gateway, channels: Channels, paym
     try:
         settle_interrupted(conn, channels, summary.messages)
         company_facts = company(conn)
+        latest = latest_day(conn)
         for day in _days(first, last):
             run_day(conn, day, gateway=gateway, channels=channels, summary=summary, company_facts=company_facts,
-                    backoff_seconds=backoff_seconds, now=now)
+                    backoff_seconds=backoff_seconds, now=now, replay=latest is not None and day < latest)
     finally:
         conn.rollback()
         with conn, conn.cursor() as cur:

@@ -49,6 +49,14 @@ def _nearest_rank(values: list[int], share: float) -> int | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def last_processed_day(conn) -> date | None:
+    with conn.cursor() as cur:
+        cur.execute("select max(day) from billing.collection_days")
+        found = cur.fetchone()[0]
+    conn.commit()
+    return found
+
+
 def compute(conn, first: date, through: date, window_days: int = 31) -> Kpis:
     result = Kpis(through)
     with conn.cursor() as cur:

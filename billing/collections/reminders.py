@@ -40,7 +40,7 @@ def send_reminders(conn, channels: Channels, day: date, summary: SendSummary, co
                                  where a.invoice_id = i.invoice_id and a.attempt_date <= %(day)s
                                    and (a.status in ('pending', 'unknown', 'processing')
                                         or (a.status in ('succeeded', 'failed') and a.settled_on > %(day)s)))
-               group by i.invoice_id, c.client_id
+               group by i.invoice_id, c.client_id, c.client_name, c.email, c.phone, c.preferred_channel, c.autopay
                having i.total - coalesce(sum(e.amount) filter (where e.entry_type in ('payment', 'credit')
                                                                and e.effective_date <= %(day)s), 0) > 0
                order by i.due_date, i.invoice_number""",

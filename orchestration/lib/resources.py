@@ -88,5 +88,5 @@ class StripeResource(dg.ConfigurableResource):
             if not self.api_base:
                 raise RuntimeError("VIGIL_PAYMENTS=local but no localstripe URL in STRIPE_API_BASE "
                                    "(run through `vigil demo`, `vigil run` or `vigil ui`, which start it)")
-            return StripeGateway(api_key="sk_test_vigil_local", api_base=self.api_base)
+            return StripeGateway(api_key="sk_test_vigil_local", api_base=self.api_base, test_clock=True)
         return StripeGateway(api_key=self.api_key, api_base=self.api_base or None)

@@ -17,7 +17,8 @@ from billing.payments import StripeGateway
 MARTS = """
 create schema if not exists marts;
 drop table if exists marts.dim_clients, marts.fct_payments_received, marts.dim_company;
-create table marts.dim_clients (client_id text primary key, client_name text, email text, phone text,
+-- as dbt builds it: a table without keys
+create table marts.dim_clients (client_id text, client_name text, email text, phone text,
     preferred_channel text, autopay boolean, payment_method text, grouping text, currency text);
 create table marts.dim_company (company_name text, email text);
 insert into marts.dim_company values ('Sentinel Guard Services', 'billing@sentinel.example');
@@ -29,6 +30,7 @@ create table marts.fct_payments_received (payment_id text, version_number intege
 BILLING_TABLES = ("billing.message_events", "billing.messages", "billing.ledger_entries", "billing.payment_attempts",
                   "billing.received_payments", "billing.payment_refusals", "billing.payment_methods",
                   "billing.dunning_events", "billing.collection_handoffs", "billing.provider_events",
+                  "billing.collection_days",
                   "billing.invoice_lines", "billing.invoices")
 
 
@@ -47,11 +49,9 @@ class Book:
                email: str | None = "ap@client.example", phone: str | None = "+15555550100",
                currency: str = "USD") -> None:
         with self.conn, self.conn.cursor() as cur:
-            cur.execute(
-                """insert into marts.dim_clients values (%s, %s, %s, %s, %s, %s, %s, 'consolidated', %s)
-                   on conflict (client_id) do update set autopay = excluded.autopay,
-                       payment_method = excluded.payment_method, preferred_channel = excluded.preferred_channel""",
-                (client_id, f"Client {client_id}", email, phone, channel, autopay, method, currency))
+            cur.execute("delete from marts.dim_clients where client_id = %s", (client_id,))
+            cur.execute("insert into marts.dim_clients values (%s, %s, %s, %s, %s, %s, %s, 'consolidated', %s)",
+                        (client_id, f"Client {client_id}", email, phone, channel, autopay, method, currency))
 
     def invoice(self, number: str, client_id: str, total: str, *, issued: date, due: date,
                 currency: str = "USD") -> int:

@@ -55,8 +55,9 @@ def test_a_range_runs_day_by_day_with_kpis_and_the_delinquent_flag(book, proxy, 
     result = _materialize(proxy, date(2026, 10, 1), D + timedelta(days=31))
     assert result.success
     assert _metadata(result, "payments", "autopay_charges")["attempted"] == 3
-    assert _metadata(result, "collections", "payment_retries")["retries"] == 4
-    assert _metadata(result, "collections", "payment_notices")["receipts"] == 2
+    recovery = _metadata(result, "collections", "payment_recovery")
+    assert (recovery["retries"], recovery["receipts"], recovery["failure_notices"]) == (4, 2, 10)
+    assert _metadata(result, "collections", "reminders")["sent"] == 1  # INV-B's reminder_final on D+10
     dunning = _metadata(result, "collections", "dunning")
     assert (dunning["delinquent"], dunning["handed_off"]) == (1, 1)
     kpis = _metadata(result, "collections", "kpis")

@@ -155,3 +155,34 @@ def test_partial_payment_states_the_remaining_balance_and_overpayment_credits_th
     ]
     receipt = (book.outbox / "email" / "INV-2026-000008:receipt:P-3:email.eml").read_text()
     assert "Credit for your next invoice: 50.00 USD" in receipt
+
+
+def test_a_debit_settles_four_days_later_on_the_test_clock(book, proxy):
+    """Test mode advances localstripe's test clock to each business day: the ACH debit of D
+    is paid by the bank on D+4, learned by that day's poll, receipt the same day."""
+    from billing.payments import StripeGateway
+
+    book.gateway = StripeGateway(api_key="sk_test_vigil", api_base=proxy.url, test_clock=True)
+    book.client("C-9", autopay=True, method="pm_usBankAccount")
+    book.invoice("INV-2026-000010", "C-9", "330.00", issued=ISSUED, due=D)
+    book.run(day(0), day(6))
+    assert book.attempts("INV-2026-000010") == [(1, day(0), "due", "succeeded", None, day(4))]
+    assert book.messages("INV-2026-000010") == [("INV-2026-000010:receipt:1:email", day(4))]
+
+
+def test_a_range_run_again_asks_nobody_about_its_past_days(book, localstripe):
+    """Days D..D+3 ran (the debit still processing). The bank pays meanwhile; the range
+    D..D+5 runs again: D..D+2 are replays (nobody is asked), the payment is learned on D+3,
+    the latest day processed before, and dated so; running it a third time changes nothing."""
+    from vigil_app.demo.localstripe import settle_debit
+
+    book.client("C-10", autopay=True, method="pm_usBankAccount")
+    book.invoice("INV-2026-000011", "C-10", "90.00", issued=ISSUED, due=D)
+    book.run(day(0), day(3))
+    [(ref,)] = book.rows("select provider_ref from billing.payment_attempts")
+    settle_debit(localstripe, ref, "succeeded")
+    book.run(day(0), day(5))
+    assert book.attempts("INV-2026-000011") == [(1, day(0), "due", "succeeded", None, day(3))]
+    before = (book.rows("select * from billing.ledger_entries order by entry_id"), book.messages())
+    book.run(day(0), day(5))
+    assert (book.rows("select * from billing.ledger_entries order by entry_id"), book.messages()) == before

@@ -128,8 +128,12 @@ def test_every_cycle_is_issued_in_order_and_nothing_after_through(runs):
 def test_autopay_charged_once_and_invoice_paid(runs):
     summary = runs[0]["summary"]
     assert summary["payments"] == {"succeeded": 1, "failed": 0, "amount": "212.50", "mode": "local"}
-    assert _by_number(runs[0]["invoices"])["INV-2026-000002"]["status"] == "paid"
-    assert summary["messages"] == {"email": 3}
+    paid = _by_number(runs[0]["invoices"])["INV-2026-000002"]
+    assert (paid["status"], paid["amount_paid"], paid["balance"]) == ("paid", "212.50", "0.00")
+    # three invoices and the receipt of the auto-pay charge (collections.md section 1)
+    assert summary["messages"] == {"email": 4}
+    assert summary["collections"] == {"reminders": 0, "retries": 0, "receipts": 1, "delinquent": 0,
+                                      "in_collections": 0}
 
 
 def test_bad_row_quarantined_with_file_line_and_field(runs):

@@ -138,3 +138,11 @@ create table billing.provider_events (
 alter table billing.message_events add column provider text;
 alter table billing.messages add column payment_ref text;
 create index on billing.messages (payment_ref) where payment_ref is not null;
+
+-- 6. The business days collections has run. Days before the latest one are replays (a range
+--    run again): what is learned from outside (a provider's answer to a poll, a changed
+--    contract file) belongs to the latest day or later, never to a replayed one.
+create table billing.collection_days (
+    day             date        primary key,
+    processed_at    timestamptz not null default now()
+);

@@ -20,6 +20,10 @@ api/idempotent_requests, search, payments/ach-direct-debit):
   `failure_code`): what the bank does to a processing ACH debit days later, announced
   by a signed `payment_intent.succeeded` or `payment_intent.payment_failed` webhook (the
   ones registered with `POST /_config/webhooks/{id}`, localstripe's own signing);
+- a test clock, `POST /v1/test_helpers/test_clocks/{id}/advance` (`frozen_time`, as
+  Stripe's): Vigil's test mode advances it to each business day it runs, and an ACH debit
+  made for business day D (its `for_date` metadata) settles as paid when the clock reaches
+  D+4 ("typically 4 business days"), unless it was settled before;
 - one Vigil-only card for the demo and the tests, `pm_card_vigil_declinedThenApproved`:
   its first charges on this server are declined for insufficient funds, the later ones
   approved (a client short of funds on the due date who pays on a retry; Stripe has no
@@ -33,6 +37,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
 from localstripe import resources
@@ -185,15 +190,13 @@ def _json(body: dict, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda value: json.dumps(value, indent=2, sort_keys=True))
 
 
-async def settle(request: web.Request) -> web.Response:
-    """The bank's answer on a processing ACH debit."""
-    data = dict(await request.post()) or dict(request.query)
-    outcome = data.get("outcome")
-    intent = resources.PaymentIntent._api_retrieve(request.match_info["id"])
+def _processing_debit(intent):
     charge = intent.latest_charge
-    if outcome not in ("succeeded", "failed") or charge is None or not hasattr(charge, "_settle") \
-            or charge.status != "pending":
-        raise UserError(400, "only a processing ACH debit can be settled, as succeeded or failed")
+    return charge if charge is not None and hasattr(charge, "_settle") and charge.status == "pending" else None
+
+
+def _settle(intent, outcome: str, failure_code: str | None = None) -> None:
+    charge = _processing_debit(intent)
     on_success, on_failure = charge._settle
     if outcome == "succeeded":
         transaction = resources.BalanceTransaction(amount=charge.amount, currency=charge.currency,
@@ -205,11 +208,44 @@ async def settle(request: web.Request) -> web.Response:
             on_success()
     else:
         charge.status = "failed"
-        charge.failure_code = data.get("failure_code") or "insufficient_funds"
+        charge.failure_code = failure_code or "insufficient_funds"
         charge.failure_message = f"The bank returned the debit ({charge.failure_code})."
         if on_failure:
             on_failure()
+
+
+async def settle(request: web.Request) -> web.Response:
+    """The bank's answer on a processing ACH debit."""
+    data = dict(await request.post()) or dict(request.query)
+    intent = resources.PaymentIntent._api_retrieve(request.match_info["id"])
+    if data.get("outcome") not in ("succeeded", "failed") or _processing_debit(intent) is None:
+        raise UserError(400, "only a processing ACH debit can be settled, as succeeded or failed")
+    _settle(intent, data["outcome"], data.get("failure_code"))
     return _json(intent._export())
+
+
+ACH_SETTLEMENT_DAYS = 4
+_clock: dict[str, date] = {}
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    """Set the test clock to a business day and let the bank pay the debits due by then.
+    (Vigil only ever moves it forward; a second warehouse on this server may start over.)"""
+    data = dict(await request.post()) or dict(request.query)
+    if not str(data.get("frozen_time", "")).isdigit():
+        raise UserError(400, "frozen_time (a Unix timestamp) is required")
+    day = datetime.fromtimestamp(int(data["frozen_time"]), UTC).date()
+    clock_id = request.match_info["id"]
+    _clock[clock_id] = day
+    for key, intent in list(resources.store.items()):
+        made_for = (getattr(intent, "metadata", None) or {}).get("for_date", "") if key.startswith(
+            "payment_intent:") else ""
+        if made_for and _processing_debit(intent) is not None \
+                and date.fromisoformat(made_for) + timedelta(days=ACH_SETTLEMENT_DAYS) <= _clock[clock_id]:
+            _settle(intent, "succeeded")
+    return _json({"id": clock_id, "object": "test_helpers.test_clock", "status": "ready",
+                  "frozen_time": int(datetime(_clock[clock_id].year, _clock[clock_id].month, _clock[clock_id].day,
+                                              tzinfo=UTC).timestamp())})
 
 
 async def set_declines(request: web.Request) -> web.Response:
@@ -259,6 +295,7 @@ async def idempotency_middleware(request: web.Request, handler):
     key = request.headers.get("Idempotency-Key")
     if request.method == "DELETE" and request.path == "/_config/data":
         _idempotent.clear()
+        _clock.clear()
         _declines_left[RECOVERING_CARD] = 1
     if request.method != "POST" or not key:
         return await handler(request)
@@ -301,3 +338,4 @@ def install(app: web.Application) -> None:
     app.middlewares.append(idempotency_middleware)
     app.router.add_post("/_config/payment_intents/{id}/settle", settle)
     app.router.add_post("/_config/cards/{id}", set_declines)
+    app.router.add_post("/v1/test_helpers/test_clocks/{id}/advance", advance_clock)
