@@ -120,6 +120,12 @@ class FindingGroup:
         return sorted({str(f[column]) for f in self.findings if f.get(column)})
 
     @property
+    def held(self) -> list[dict]:
+        """The held invoices its open findings hold (the `held` the queue loader attaches)."""
+        invoices = {invoice["invoice_id"]: invoice for f in self.open_findings for invoice in f.get("held") or []}
+        return [invoices[key] for key in sorted(invoices)]
+
+    @property
     def label(self) -> str:
         """What the members share, in words ("guard G-1 · week of 2026-10-05")."""
         if self.key[0][0] == "finding":

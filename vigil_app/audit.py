@@ -26,7 +26,8 @@ def _json(state: dict | None) -> str | None:
     return None if state is None else json.dumps(state, default=str, sort_keys=True)
 
 
-def entries(conn, limit: int = 200, actor: str | None = None, action: str | None = None) -> list[dict]:
+def entries(conn, limit: int = 200, actor: str | None = None, action: str | None = None,
+            subject: str | None = None) -> list[dict]:
     """The newest entries first."""
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
@@ -34,7 +35,8 @@ def entries(conn, limit: int = 200, actor: str | None = None, action: str | None
                from console.audit_log
                where (%(actor)s::text is null or actor = %(actor)s)
                  and (%(action)s::text is null or action = %(action)s)
+                 and (%(subject)s::text is null or subject = %(subject)s)
                order by audit_id desc limit %(limit)s""",
-            {"actor": actor, "action": action, "limit": limit},
+            {"actor": actor, "action": action, "subject": subject, "limit": limit},
         )
         return [dict(row) for row in cur.fetchall()]
