@@ -2,14 +2,21 @@
 findings; the console draws them and the Dagster asset kpis/monthly stores them in
 billing.monthly_kpis with the same numbers.
 
-| KPI | month of | definition |
-| --- | --- | --- |
-| billing accuracy | issue | share of invoices (credit notes aside) issued without correction: not held before issue, no difference billed later against them (adjustment or credit note) |
-| service to invoice | issue | mean days from the end of the service period to the issue date, arrears invoices |
-| days to pay | payment | mean days from issue to the day the last payment or credit settled the invoice |
-| auto-pay rate | payment | share of payments received that came from an auto-pay charge |
-| renewal rate | contract end | share of contracts ending in the month for which the client has a next contract starting within 60 days before to 31 days after the end |
-| leakage | service | records (shifts, incidents, tours) delivered and billed on no invoice, among those named by a finding whose record is not billed (missing check-out or rate, bad interval, outside or ambiguous contract, unpriced incident, missed checkpoints) or that finance excluded; with the guard hours of such shifts |
+- billing accuracy (month of issue): share of invoices (credit notes aside) issued without
+  correction: not held before issue, and no difference billed later against them (an
+  adjustment or a credit note);
+- service to invoice (month of issue): mean days from the end of the service period to the
+  issue date, arrears invoices;
+- days to pay (month of payment): mean days from issue to the day the last payment or credit
+  settled the invoice;
+- auto-pay rate (month of payment): share of the payments received that came from an
+  auto-pay charge;
+- renewal rate (month the contract ends): share of the contracts ending, once ended, whose
+  client has a next contract starting from 60 days before to 31 days after the end;
+- leakage (month of service): records (shifts, incidents, tours) delivered and billed on no
+  invoice, among those named by a finding whose record the rules do not bill (missing
+  check-out or rate, bad interval, outside or ambiguous contract, unpriced incident, missed
+  checkpoints) or that finance excluded; with the guard hours of such shifts.
 
 A month without the events a ratio needs has no value (None), never 0."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from vigil import clock
+from vigil import clock, db
 from vigil_app import audit
 
 ROLES = ("finance", "viewer")
@@ -92,7 +92,7 @@ def add_user(conn, name: str, role: str, password: str, *, actor: str) -> str:
     check_new_password(password)
     password_hash = hash_password(password)
     today = clock.read_clock(conn).today(datetime.now(UTC))
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute("select role from console.users where user_name = %s for update", (name,))
         found = cur.fetchone()
         if found is None:

@@ -31,7 +31,8 @@ def entries(conn, limit: int = 200, actor: str | None = None, action: str | None
     """The newest entries first."""
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
-            """select audit_id, actor, via, action, subject, before, after, business_date, recorded_at
+            """select audit_id, actor, via, action, subject, before, after, business_date,
+                      recorded_at at time zone 'UTC' as recorded_at
                from console.audit_log
                where (%(actor)s::text is null or actor = %(actor)s)
                  and (%(action)s::text is null or action = %(action)s)

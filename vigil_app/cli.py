@@ -128,6 +128,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
     run_range(inbox, manifest.start, manifest.end)
     _print_summary(_summary(), args.json)
+    from vigil_app.demo.console_user import ensure_demo_user, how_to_open
+
+    # stderr with --json: the summary stays the last line of standard output
+    print(how_to_open(ensure_demo_user()), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

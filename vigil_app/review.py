@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from vigil import clock
+from vigil import clock, db
 from vigil_app import audit
 
 OUTCOMES = ("excluded", "billed_as_is", "corrected")
@@ -57,7 +57,7 @@ def resolve(conn, finding_ids: list[str], outcome: str, note: str, by: str, via:
         raise ReviewRefused("the reviewer's name is required")
     today = clock.read_clock(conn).today(datetime.now(UTC))
     done = []
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         # One reviewer at a time per finding: a second one sees the first's decision as `before`.
         cur.execute("select pg_advisory_xact_lock(hashtext('vigil.finding_reviews'))")
         current = _current(cur, finding_ids)

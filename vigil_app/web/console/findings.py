@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 
 from billing import source_records
 from billing.finding_groups import SEVERITY_RANK, SORTS
-from billing.findings_queue import STATUSES, QueueFilter, load_findings, queue, type_rates
 from billing.finding_types import finding_types
+from billing.findings_queue import STATUSES, QueueFilter, load_findings, queue, type_rates
 from billing.review_effects import preview
 from vigil import db
 from vigil_app import audit, review

@@ -61,7 +61,7 @@ def client_address(request: Request) -> str:
 
 def open_session(conn, user: User, address: str) -> str:
     session_id = secrets.token_urlsafe(32)
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute(
             """insert into console.sessions (session_hash, user_name, client_address, expires_at)
                values (%s, %s, %s, now() + %s)""",
@@ -71,7 +71,7 @@ def open_session(conn, user: User, address: str) -> str:
 
 
 def revoke(conn, session_id: str) -> None:
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute("update console.sessions set revoked_at = now() where session_hash = %s and revoked_at is null",
                     (_hash(session_id),))
 
@@ -91,7 +91,7 @@ def read_session(conn, request: Request) -> Session | None:
     session_id = _session_id(request)
     if session_id is None:
         return None
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute(
             """update console.sessions s set last_seen_at = now()
                from console.users u
@@ -130,7 +130,7 @@ def set_pre_session_cookie(response: Response, request: Request, value: str) -> 
 
 
 def throttled(conn, user_name: str, address: str) -> bool:
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute(
             """select
                    (select count(*) from console.sign_in_attempts a
@@ -146,7 +146,7 @@ def throttled(conn, user_name: str, address: str) -> bool:
 
 
 def record_attempt(conn, user_name: str, address: str, succeeded: bool) -> None:
-    with conn, conn.cursor() as cur:
+    with db.atomic(conn) as cur:
         cur.execute("""insert into console.sign_in_attempts (user_name, client_address, succeeded)
                        values (%s, %s, %s)""", (user_name[:200], address, succeeded))
 
