@@ -110,3 +110,13 @@ def test_users_add_refuses_bad_input(users):
     users.commit()
     assert stored.startswith("scrypt$131072$8$1$") and PASSWORD not in stored
     assert accounts.verify_password(PASSWORD, stored) and not accounts.verify_password(PASSWORD + "x", stored)
+
+
+def test_the_demo_user_is_created_once_with_a_password_shown_once(users):
+    from vigil_app.demo.console_user import DEMO_USER, ensure_demo_user, how_to_open
+
+    password = ensure_demo_user()
+    assert accounts.authenticate(users, DEMO_USER, password) == accounts.User(DEMO_USER, "finance")
+    assert password in how_to_open(password) and "/console/" in how_to_open(password)
+    assert ensure_demo_user() is None
+    assert "vigil users add finance --role finance" in how_to_open(None)

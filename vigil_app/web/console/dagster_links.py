@@ -53,19 +53,23 @@ def _instance():
     return DagsterInstance.get()
 
 
-def _refresh() -> _RunIndex:
+def _refresh(index: _RunIndex) -> _RunIndex:
+    """`index` with the materializations newer than the last one it read."""
     import dagster as dg
 
     key = dg.AssetKey(list(INVOICES))
     with _instance() as instance:
         newest = instance.fetch_materializations(key, limit=1).records
         newest_id = newest[0].storage_id if newest else -1
-        if newest_id == _index.latest_storage_id:
-            return _index
-        issued_by: dict[str, str] = {}
+        if newest_id == index.latest_storage_id:
+            return index
+        if newest_id < index.latest_storage_id:  # another instance (a new database): start over
+            index = _RunIndex()
+        issued_by = dict(index.issued_by)
+        records_filter = dg.AssetRecordsFilter(asset_key=key, after_storage_id=index.latest_storage_id)
         cursor = None
         while True:
-            page = instance.fetch_materializations(key, limit=500, cursor=cursor, ascending=True)
+            page = instance.fetch_materializations(records_filter, limit=500, cursor=cursor, ascending=True)
             for record in page.records:
                 numbers = record.asset_materialization.metadata.get("numbers") if record.asset_materialization else None
                 text = str(getattr(numbers, "value", numbers) or "")
@@ -117,7 +121,7 @@ def current() -> DagsterLinks:
     global _index
     with _lock:
         try:
-            _index = _refresh()
+            _index = _refresh(_index)
         except Exception:  # noqa: BLE001 - no instance reachable: links to the assets only
             pass
         return DagsterLinks(_index)

@@ -113,8 +113,10 @@ async def record_page(request: Request) -> Response:
     ref = request.path_params["ref"]
     with db.transaction() as conn:
         versions = source_records.versions(conn, [ref]).get(ref) or []
-        cited_by = load_findings(conn, QueueFilter(status=None)) if versions else []
-    cited_by = [finding for finding in cited_by if ref in finding["evidence"]]
+        with conn.cursor() as cur:
+            cur.execute("select finding_id from marts.fct_findings where evidence @> array[%s]::text[]", (ref,))
+            citing = tuple(row[0] for row in cur.fetchall())
+        cited_by = load_findings(conn, QueueFilter(status=None, finding_ids=citing))
     for version in versions:
         version["line"] = source_records.source_line(version["source_file"], version["source_line"])
     if not versions:
