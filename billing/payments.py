@@ -27,7 +27,7 @@ from decimal import Decimal
 import psycopg2.extras
 
 from billing.collections.declines import classify
-from billing.ledger import apply_money
+from billing.ledger import apply_money, balance_on, lock_client
 from vigil import currency as currency_table
 
 FINAL = ("succeeded", "failed")
@@ -191,8 +191,7 @@ class StripeGateway:
         (None, why it was refused)."""
         stripe = self._stripe
         try:
-            intent = self._client.v1.setup_intents.create(params={"payment_method": payment_method,
-                                                                  "usage": "off_session", "metadata": metadata})
+            intent = self._client.v1.setup_intents.create(params={"usage": "off_session", "metadata": metadata})
             intent = self._client.v1.setup_intents.confirm(intent.id, params={"payment_method": payment_method})
         except stripe.CardError as err:
             return None, err.user_message or "the card was declined"
@@ -203,6 +202,29 @@ class StripeGateway:
         return intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id, None
 
 
+    def checkout_payment(self, attempt: dict, success_url: str, cancel_url: str) -> str:
+        """A live-mode pay link: Stripe Checkout for the attempt's amount, its key in the
+        payment's metadata (the webhook or the search settles the attempt); returns the URL
+        to send the client to. Not available from localstripe."""
+        metadata = {**{k: str(v) for k, v in (attempt["metadata"] or {}).items()}, "vigil_key": attempt["key"]}
+        session = self._client.v1.checkout.sessions.create(params={
+            "mode": "payment", "success_url": success_url, "cancel_url": cancel_url, "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": attempt["currency"].lower(), "unit_amount": attempt["amount_minor"],
+                "product_data": {"name": f"Invoice {attempt['invoice_number']}"}}}],
+        }, options={"idempotency_key": attempt["key"]})
+        return session.url
+
+    def checkout_setup(self, client_id: str, success_url: str, cancel_url: str) -> str:
+        """A live-mode payment-method replacement: Stripe Checkout in setup mode; the
+        `setup_intent.succeeded` event sets the client's method (billing/collections/events.py)."""
+        session = self._client.v1.checkout.sessions.create(params={
+            "mode": "setup", "currency": "usd", "success_url": success_url, "cancel_url": cancel_url,
+            "setup_intent_data": {"metadata": {"vigil_client": client_id}}})
+        return session.url
+
+
 # --- the state machine --------------------------------------------------------------------
 
 ATTEMPT_COLUMNS = """a.payment_attempt_id, a.invoice_id, a.attempt_no, a.idempotency_key as key, a.attempt_date,
@@ -211,21 +233,24 @@ ATTEMPT_COLUMNS = """a.payment_attempt_id, a.invoice_id, a.attempt_no, a.idempot
 
 
 def record_attempt(conn, *, invoice_id: int, number: str, client_id: str, channel: str, reason: str, day: date,
-                   amount: Decimal, currency: str, payment_method: str, method: str) -> dict | None:
-    """Record the next attempt `pending` and commit it, under a lock on the invoice, unless
-    another attempt is open (pending, unknown or processing) or one was made today by
-    auto-pay. Returns the attempt (a dict), or None when it may not be made."""
+                   currency: str, payment_method: str, method: str) -> dict | None:
+    """Record the next attempt `pending`, for the invoice's balance, and commit it: under the
+    invoice's row lock and its client's ledger lock, unless another attempt is open
+    (pending, unknown or processing), auto-pay already charged it today, or nothing is
+    owed. Returns the attempt (a dict), or None when it may not be made."""
     with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        lock_client(cur, client_id)
         cur.execute("select 1 from billing.invoices where invoice_id = %s for update", (invoice_id,))
         cur.execute(
             """select count(*) filter (where channel = %s) as made,
-                      bool_or(status in ('pending', 'unknown', 'processing')) as open,
-                      bool_or(channel = 'autopay' and attempt_date = %s) as charged_today
+                      coalesce(bool_or(status in ('pending', 'unknown', 'processing')), false) as open,
+                      coalesce(bool_or(channel = 'autopay' and attempt_date = %s), false) as charged_today
                from billing.payment_attempts where invoice_id = %s""",
             (channel, day, invoice_id),
         )
         seen = cur.fetchone()
-        if seen["open"] or (channel == "autopay" and seen["charged_today"]):
+        amount = balance_on(cur, invoice_id)
+        if seen["open"] or (channel == "autopay" and seen["charged_today"]) or amount <= 0:
             return None
         attempt_no = seen["made"] + 1
         key = f"vigil:{number}:{attempt_no}" if channel == "autopay" else f"vigil:{number}:link:{attempt_no}"

@@ -236,12 +236,20 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The web application (portal, console, webhooks) in the foreground; uvicorn stops it
-    cleanly on SIGINT and SIGTERM."""
+    cleanly on SIGINT and SIGTERM. In test mode (VIGIL_PAYMENTS=local) localstripe answers
+    the portal's payments and, with STRIPE_WEBHOOK_SECRET set, posts its signed events to
+    this server's /webhooks/stripe."""
     import uvicorn
 
+    from vigil_app.pipeline import use_payment_provider
     from vigil_app.web.app import create_app
 
     db.prepare()
+    if use_payment_provider() == "local" and os.environ.get("STRIPE_WEBHOOK_SECRET"):
+        from vigil_app.demo.localstripe import send_webhooks_to
+
+        send_webhooks_to(os.environ["STRIPE_API_BASE"], f"http://{args.host}:{args.port}/webhooks/stripe",
+                         os.environ["STRIPE_WEBHOOK_SECRET"])
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
                 proxy_headers=args.behind_proxy, forwarded_allow_ips="*" if args.behind_proxy else None)
     return 0

@@ -85,7 +85,7 @@ def charge_day(conn, gateway, day: date, now: datetime | None = None, ask_provid
             continue
         attempt = record_attempt(conn, invoice_id=invoice["invoice_id"], number=invoice["invoice_number"],
                                  client_id=invoice["client_id"], channel="autopay", reason=reason, day=day,
-                                 amount=invoice["balance"], currency=invoice["currency"], payment_method=method,
+                                 currency=invoice["currency"], payment_method=method,
                                  method=gateway.method_type(method))
         if attempt is None:
             continue
