@@ -200,7 +200,8 @@ def payments(conn) -> list[dict]:
     for row in rows:
         row["for_date"] = row["for_date"].isoformat()
         row["amount"] = currency.display(row["amount"], row["currency"])
-    rows.sort(key=lambda row: (row["for_date"], row["attempt_key"], row["invoice_number"] or ""))
+    rows.sort(key=lambda row: (row["for_date"], row["attempt_key"], row["invoice_number"] is None,
+                               row["invoice_number"] or ""))
     return rows
 
 

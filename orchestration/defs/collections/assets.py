@@ -12,6 +12,7 @@ after."""
 import dagster as dg
 
 from orchestration.defs.billing.assets import INVOICES
+from orchestration.defs.delivery.assets import INVOICE_MESSAGES
 from orchestration.lib.partitions import daily_partitions, run_window, single_run, window_dates
 from orchestration.lib.resources import MessagingResource, StripeResource, WarehouseResource
 from vigil.services import WAREHOUSE_POOL
@@ -29,7 +30,9 @@ def _spec(key: dg.AssetKey, after: list[dg.AssetKey], kinds: set[str], descripti
 
 @dg.multi_asset(
     specs=[
-        _spec(AUTOPAY_CHARGES, [dg.AssetKey(["marts", "fct_payments_received"]), dg.AssetKey(["marts", "dim_clients"])],
+        # after the invoices went out: a reminder never precedes its invoice, a hand-off counts it
+        _spec(AUTOPAY_CHARGES, [INVOICE_MESSAGES, dg.AssetKey(["marts", "fct_payments_received"]),
+                                dg.AssetKey(["marts", "dim_clients"])],
               {"python", "stripe", "postgres"},
               "billing.received_payments, billing.payment_attempts and the ledger: payments/*.csv applied on the day "
               "received (the named invoice, else oldest first, the rest a client credit; refusals with their "
