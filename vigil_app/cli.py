@@ -92,6 +92,12 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     dunning = summary["collections"]
     print(f"collections: {dunning['reminders']} reminders, {dunning['retries']} retries, {dunning['receipts']} "
           f"receipts, {dunning['delinquent']} delinquent, {dunning['in_collections']} in collections")
+    for client, told in summary.get("story", {}).items():
+        print(f"  {client} {told['client_name']}: {told['role']}: {told['invoices']} invoices, {told['charged']} "
+              f"charged ({told['ach']} by ACH, {told['recovered']} on a retry), {told['soft']} soft and "
+              f"{told['hard']} hard declines, {told['replaced']} method replaced, {told['checks']} checks, "
+              f"{told['reminders']} reminders, {told['delinquent']} delinquent, {told['in_collections']} in "
+              "collections")
 
 
 def _require_built(conn) -> None:
@@ -118,19 +124,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from vigil_app.demo import collections_story as story
     from vigil_app.demo.inbox import VENDOR_FOLDERS, build_demo_inbox
     from vigil_app.pipeline import run_range
+    from vigil_app.web.portal.pay import gateway as portal_gateway
 
     # The demo collects through localstripe unless told otherwise (interfaces.md section 8).
     os.environ.setdefault("VIGIL_PAYMENTS", "local")
     config.payments_mode()
     inbox = config.paths().home / "demo" / "inbox"
-    manifest = build_demo_inbox(inbox, days=args.days, clients=args.clients, seed=args.seed)
+    manifest = build_demo_inbox(inbox, days=args.days, clients=args.clients, seed=args.seed,
+                                payment_methods=story.story_methods(args.clients))
     if not args.json:
         print(f"simulated {args.days} days for {args.clients} clients into {inbox} "
               f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
+    # The invoices first, then what the clients did about them, then every day with collections.
+    run_range(inbox, manifest.start, manifest.end, collections=False)
+    conn = db.connect()
+    try:
+        story.write_payments(conn, inbox, manifest.start, manifest.end)
+        story.replace_card(conn, portal_gateway(), manifest.start, manifest.end)
+    finally:
+        conn.close()
     run_range(inbox, manifest.start, manifest.end)
-    _print_summary(_summary(), args.json)
+    summary = _summary()
+    with db.transaction() as conn:
+        summary["story"] = story.summary(conn, args.clients)
+    _print_summary(summary, args.json)
     from vigil_app.demo.console_user import ensure_demo_user, how_to_open
 
     # stderr with --json: the summary stays the last line of standard output
@@ -272,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "$VIGIL_HOME/demo, run every day through Dagster and print a summary. "
                           "Payments go to localstripe unless VIGIL_PAYMENTS says otherwise.")
     demo.add_argument("--days", type=_positive, default=35, help="days to simulate, ending 2026-10-31 (default 35)")
-    demo.add_argument("--clients", type=_positive, default=4, help="number of clients (default 4)")
+    demo.add_argument("--clients", type=_positive, default=6,
+                      help="number of clients (default 6: one for each path of collections)")
     demo.add_argument("--seed", type=int, default=7, help="random seed: same seed, same data (default 7)")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     demo.set_defaults(func=cmd_demo)

@@ -24,7 +24,7 @@ records of its own, so every source shows in the quarantine."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -74,11 +74,19 @@ def tracktik_sites(world: World) -> list[str]:
 
 
 def build_demo_inbox(inbox: Path, days: int = 35, clients: int = 4, seed: int = 7,
-                     end: date | None = None) -> DemoManifest:
+                     end: date | None = None,
+                     payment_methods: dict[str, tuple[bool, str | None]] | None = None) -> DemoManifest:
     """Simulate one company and write every feed into `inbox` (layout in the module
-    docstring). Same arguments, same bytes; files of an earlier demo are replaced."""
+    docstring). Same arguments, same bytes; files of an earlier demo are replaced.
+    `payment_methods` (client id -> autopay, method) overrides the simulated clients' (the
+    collections story, vigil_app/demo/collections_story.py)."""
     inbox = Path(inbox)
     world = build_world(days=days, clients=clients, seed=seed, end=end)
+    if payment_methods:
+        world = replace(world, clients=[
+            replace(client, autopay=payment_methods[client.client_id][0],
+                    payment_method=payment_methods[client.client_id][1])
+            if client.client_id in payment_methods else client for client in world.clients])
     on_tracktik = tracktik_sites(world)
     generic = write_generic(world, inbox, skip_guarding_sites=on_tracktik, contract_kinds=("guarding",))
     vendors: dict[str, dict[str, Any]] = {}
