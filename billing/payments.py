@@ -31,7 +31,6 @@ from billing.ledger import apply_money, balance_on, lock_client
 from vigil import currency as currency_table
 
 FINAL = ("succeeded", "failed")
-OPEN = ("pending", "unknown")
 STAGE = {"pending": 0, "unknown": 0, "processing": 1, "succeeded": 2, "failed": 2}
 NOT_SENT = "not_sent"
 # Stripe keeps idempotency keys at least 24 hours; within that, the same request is safe
@@ -69,8 +68,6 @@ class Outcome:
 class ProviderUnavailable(Exception):
     """No answer from the provider: a charge may or may not exist."""
 
-
-GatewayUnavailable = ProviderUnavailable  # the earlier name
 
 
 def outcome_of_intent(intent: dict) -> Outcome:

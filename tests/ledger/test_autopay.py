@@ -1,5 +1,6 @@
 """Auto-pay against a real localstripe and a real database: one charge per balance, even
-across a crash or a timeout, with a provider that ignores idempotency keys."""
+across a crash or a timeout (the day's charges of billing/collections/autopay.py; the whole
+day, timelines and crash injection are in tests/collections)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,32 @@ from decimal import Decimal
 
 import pytest
 
-from billing.payments import GatewayUnavailable, StripeGateway, collect_autopay, to_minor_units
-from vigil_app.demo.localstripe import ensure_localstripe
+from billing.collections.autopay import ChargeSummary, charge_day
+from billing.collections.methods import sync_contract_methods
+from billing.payments import Outcome, StripeGateway, to_minor_units
+from vigil_app.demo.localstripe import ensure_localstripe, forget_everything
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def gateway(warehouse):
-    return StripeGateway(api_key="sk_test_vigil", api_base=ensure_localstripe())
+    base = ensure_localstripe()
+    forget_everything(base)
+    return StripeGateway(api_key="sk_test_vigil", api_base=base)
+
+
+def collect_autopay(conn, gateway, first: date, last: date):
+    """Each day first..last: the contract files' methods, then the day's charges (all added up)."""
+    total = ChargeSummary()
+    for ordinal in range(first.toordinal(), last.toordinal() + 1):
+        with conn, conn.cursor() as cur:
+            sync_contract_methods(cur, date.fromordinal(ordinal))
+        day = charge_day(conn, gateway, date.fromordinal(ordinal))
+        total.attempted.update(day.attempted)
+        total.outcomes.update(day.outcomes)
+        total.reconciled += day.reconciled
+    return total
 
 
 @pytest.fixture
@@ -26,7 +44,8 @@ def ledger(conn):
         cur.execute("create schema if not exists marts")
         cur.execute("""create table if not exists marts.dim_clients (client_id text primary key, autopay boolean,
                        payment_method text)""")
-        cur.execute("truncate billing.ledger_entries, billing.payment_attempts, billing.messages cascade")
+        cur.execute("truncate billing.ledger_entries, billing.payment_attempts, billing.messages, "
+                    "billing.payment_methods cascade")
         cur.execute("truncate billing.invoices cascade")
         cur.execute("delete from marts.dim_clients")
     return conn
@@ -75,7 +94,7 @@ def test_due_invoice_charged_once_and_paid(ledger, gateway):
     inv = _invoice(ledger, "INV-T-1", "212.50", "pm_card_visa")
     first = collect_autopay(ledger, gateway, date(2026, 10, 13), date(2026, 10, 13))
     again = collect_autopay(ledger, gateway, date(2026, 10, 13), date(2026, 10, 20))
-    assert (first.succeeded, again.attempted) == (1, 0)
+    assert (first.outcomes["succeeded"], sum(again.attempted.values())) == (1, 0)
     assert _attempts(ledger, inv) == [(1, "succeeded", 21250)]
     assert _status(ledger, inv) == "paid"
     assert _intents_with_key(gateway, "vigil:INV-T-1:1") == 1
@@ -83,7 +102,7 @@ def test_due_invoice_charged_once_and_paid(ledger, gateway):
 
 def test_not_charged_before_due_date(ledger, gateway):
     inv = _invoice(ledger, "INV-T-2", "50.00", "pm_card_visa", due=date(2026, 10, 20))
-    assert collect_autopay(ledger, gateway, date(2026, 10, 13), date(2026, 10, 19)).attempted == 0
+    assert sum(collect_autopay(ledger, gateway, date(2026, 10, 13), date(2026, 10, 19)).attempted.values()) == 0
     assert _attempts(ledger, inv) == []
 
 
@@ -94,9 +113,10 @@ def test_crash_after_provider_charged_is_reconciled_not_recharged(ledger, gatewa
         cur.execute("""insert into billing.payment_attempts (invoice_id, attempt_no, idempotency_key, attempt_date,
                        amount, amount_minor, currency, payment_method, status)
                        values (%s, 1, %s, '2026-10-13', 99.99, 9999, 'USD', 'pm_card_visa', 'pending')""", (inv, key))
-    gateway.charge(amount_minor=9999, currency="USD", payment_method="pm_card_visa", key=key, metadata={})
+    gateway.charge(amount_minor=9999, currency="USD", payment_method="pm_card_visa", method="card", key=key,
+                   metadata={})
     summary = collect_autopay(ledger, gateway, date(2026, 10, 14), date(2026, 10, 14))
-    assert (summary.reconciled, summary.attempted) == (1, 0)
+    assert (summary.reconciled, sum(summary.attempted.values())) == (1, 0)
     assert _attempts(ledger, inv) == [(1, "succeeded", 9999)]
     assert _status(ledger, inv) == "paid"
     assert _intents_with_key(gateway, key) == 1
@@ -108,21 +128,24 @@ class _TimesOutAfterCharging:
     def __init__(self, inner):
         self.inner = inner
 
+    def method_type(self, payment_method):
+        return self.inner.method_type(payment_method)
+
     def charge(self, **kwargs):
         self.inner.charge(**kwargs)
-        raise GatewayUnavailable("read timed out")
+        return Outcome("unknown", message="read timed out")
 
-    def find_by_key(self, key):
-        return self.inner.find_by_key(key)
+    def find(self, key):
+        return self.inner.find(key)
 
 
 def test_timeout_freezes_invoice_until_reconciled(ledger, gateway):
     inv = _invoice(ledger, "INV-T-4", "10.00", "pm_card_visa")
     first = collect_autopay(ledger, _TimesOutAfterCharging(gateway), date(2026, 10, 13), date(2026, 10, 13))
-    assert first.unknown == 1
+    assert first.outcomes["unknown"] == 1
     assert _attempts(ledger, inv) == [(1, "unknown", 1000)]
     second = collect_autopay(ledger, gateway, date(2026, 10, 14), date(2026, 10, 14))
-    assert (second.reconciled, second.attempted) == (1, 0)
+    assert (second.reconciled, sum(second.attempted.values())) == (1, 0)
     assert _attempts(ledger, inv) == [(1, "succeeded", 1000)]
     assert _intents_with_key(gateway, "vigil:INV-T-4:1") == 1
 
@@ -130,6 +153,6 @@ def test_timeout_freezes_invoice_until_reconciled(ledger, gateway):
 def test_declined_card_recorded_failed_and_invoice_stays_open(ledger, gateway):
     inv = _invoice(ledger, "INV-T-5", "75.00", "pm_card_chargeCustomerFail")
     summary = collect_autopay(ledger, gateway, date(2026, 10, 13), date(2026, 10, 13))
-    assert summary.failed == 1
+    assert summary.outcomes["failed"] == 1
     assert _attempts(ledger, inv) == [(1, "failed", 7500)]
     assert _status(ledger, inv) == "issued"
