@@ -89,6 +89,8 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     else:
         print(f"payments:    {counts} (VIGIL_PAYMENTS={pay['mode']})")
     print("messages:    " + (", ".join(f"{k} {v}" for k, v in summary["messages"].items()) or "none"))
+    renewals = summary.get("renewals") or {}
+    print("renewals:    " + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in renewals.items()) or "none"))
 
 
 def _require_built(conn) -> None:
@@ -142,6 +144,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = reports.write_invoices(conn, out, args.format)
         elif args.what == "findings":
             n = reports.write_jsonl(reports.findings(conn), out)
+        elif args.what == "renewals":
+            n = reports.write_jsonl(reports.renewals(conn), out)
         else:
             n = reports.write_jsonl(reports.quarantine(conn), out)
     print(f"wrote {n} {args.what} to {out}", file=sys.stderr)
@@ -247,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     run.set_defaults(func=cmd_run)
 
-    export = sub.add_parser("export", help="write invoices, findings or quarantined records",
+    export = sub.add_parser("export", help="write invoices, findings, quarantined records or renewals",
                             description="Write what the pipeline produced (interfaces.md sections 1 and 4).")
-    export.add_argument("what", choices=["invoices", "findings", "quarantine"], help="what to write")
+    export.add_argument("what", choices=["invoices", "findings", "quarantine", "renewals"], help="what to write")
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write (replaced)")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="invoices only: one JSON object a line (default) or CSV, one row per line item")

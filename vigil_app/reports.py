@@ -135,6 +135,29 @@ def quarantine(conn) -> list[dict]:
     )
 
 
+RENEWAL_DATES = ("end_date", "offered_on", "reminded_on", "sales_alerted_on", "auto_notice_on", "decided_on")
+
+
+def renewals(conn) -> list[dict]:
+    """One record per contract that reached its renewal window (interfaces.md section 5),
+    plus `auto_notice_on` (the day of renewal_auto_notice, docs/renewals.md)."""
+    from billing.renewals.store import state_of
+    from billing.renewals.timeline import status
+
+    out = []
+    for row in _rows(conn, "select * from billing.renewals order by end_date, contract_id"):
+        record = {"contract_id": row["contract_id"], "client_id": row["client_id"], "end_date": row["end_date"],
+                  "auto_renew": row["auto_renew"], "status": status(state_of(row)),
+                  "offered_on": row["offered_on"], "reminded_on": row["reminded_on"],
+                  "sales_alerted_on": row["sales_alerted_on"], "auto_notice_on": row["auto_notice_on"],
+                  "decided_on": row["decided_on"], "option": row["option"],
+                  "new_contract_id": row["new_contract_id"]}
+        for key in RENEWAL_DATES:
+            record[key] = record[key].isoformat() if record[key] else None
+        out.append(record)
+    return out
+
+
 def summary(conn, payments_mode: str) -> dict:
     """The state after a run (interfaces.md section 1): a second identical run prints the same.
     `payments.mode` is VIGIL_PAYMENTS, so every summary says when auto-pay is off."""
@@ -161,6 +184,9 @@ def summary(conn, payments_mode: str) -> dict:
     )[0]
     messages = {r["channel"]: r["n"] for r in _rows(
         conn, "select channel, count(*) as n from billing.messages where status = 'sent' group by channel order by 1")}
+    renewal_counts: dict[str, int] = {}
+    for record in renewals(conn):
+        renewal_counts[record["status"]] = renewal_counts.get(record["status"], 0) + 1
     return {
         "ingested": counts["ingested"],
         "quarantined": counts["quarantined"],
@@ -169,4 +195,5 @@ def summary(conn, payments_mode: str) -> dict:
         "payments": {"succeeded": pay["succeeded"], "failed": pay["failed"], "amount": _money(pay["amount"]),
                      "mode": payments_mode},
         "messages": messages,
+        "renewals": dict(sorted(renewal_counts.items())),
     }

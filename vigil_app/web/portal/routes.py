@@ -13,6 +13,7 @@ from starlette.routing import Route
 from billing.links import LinkRefused, read_grant
 from vigil import clock, db
 from vigil_app.web.pages import forbidden, render
+from vigil_app.web.portal.renewals import routes as renewal_routes
 
 
 def business_today(conn):
@@ -49,4 +50,4 @@ async def invoices(request: Request) -> Response:
                   invoices=rows, token=token)
 
 
-routes = [Route("/{token}", invoices, methods=["GET"])]
+routes = [Route("/{token}", invoices, methods=["GET"]), *renewal_routes]
