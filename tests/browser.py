@@ -19,7 +19,9 @@ ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networ
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+# Module scope: each test module imports these fixtures, and a session-scoped copy per module
+# would start a second Playwright while the first still runs ("Sync API inside the asyncio loop").
+@pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")

@@ -74,8 +74,10 @@ async def offer_page(request: Request) -> Response:
 async def answer(request: Request) -> Response:
     token = request.path_params["token"]
     form = await request.form()
-    with db.transaction() as conn:
-        today = business_today(conn)
+    conn = db.connect()
+    try:
+        with conn:
+            today = business_today(conn)
         opened = _contract_of(token, today)
         if opened is None:
             return forbidden()
@@ -87,7 +89,10 @@ async def answer(request: Request) -> Response:
             decide(conn, contract_id=contract_id, client_id=client_id, action=str(form.get("action", "")),
                    option=form.get("option") or None, decided_by=str(form.get("name", "")), today=today)
         except DecisionRefused as refused:
-            return _page(conn, token, client_id, contract_id, today, error=str(refused), status_code=409)
+            with conn:
+                return _page(conn, token, client_id, contract_id, today, error=str(refused), status_code=409)
+    finally:
+        conn.close()
     return RedirectResponse(request.url.path, status_code=303)
 
 
