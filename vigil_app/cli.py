@@ -117,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from vigil_app.demo import renewals as demo_renewals
     from vigil_app.demo.inbox import VENDOR_FOLDERS, build_demo_inbox
     from vigil_app.pipeline import run_range
 
@@ -128,7 +129,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"simulated {args.days} days for {args.clients} clients into {inbox} "
               f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
-    run_range(inbox, manifest.start, manifest.end)
+    plan = demo_renewals.plant(inbox, manifest.start, manifest.end)
+    if plan is None:
+        run_range(inbox, manifest.start, manifest.end)
+    else:
+        # Clients answer their renewal offers between two runs, on the business day they are dated.
+        run_range(inbox, manifest.start, plan.first_through)
+        answered = demo_renewals.answer_offers(plan)
+        if answered and not args.json:
+            print(f"demo clients answered their renewal offers on {plan.answers_on}: {'; '.join(answered)}")
+        run_range(inbox, plan.answers_on, manifest.end, ingest=False)
     _print_summary(_summary(), args.json)
     return 0
 

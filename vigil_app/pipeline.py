@@ -170,14 +170,17 @@ def _billing_selection(definitions) -> list:
     return sorted(selection.resolve(definitions.resolve_asset_graph()))
 
 
-def run_range(inbox: Path, first: date | None, through: date) -> list[str]:
-    """Ingest `inbox`, then build, bill, deliver and collect every day first..through in one run."""
+def run_range(inbox: Path, first: date | None, through: date, ingest: bool = True) -> list[str]:
+    """Ingest `inbox` (unless `ingest` is false: it was just ingested), then build, bill,
+    deliver and collect every day first..through in one run."""
     inbox = check_inputs(inbox, first, through)
     services.prepare_instance()
     use_payment_provider()
     with exclusive_run():
         definitions = _definitions()
-        runs = [_execute(definitions, "ingest_inbox_job", _ingest_config(inbox), {COMMAND_TAG: "run"})]
+        runs = []
+        if ingest:
+            runs.append(_execute(definitions, "ingest_inbox_job", _ingest_config(inbox), {COMMAND_TAG: "run"}))
         with db.transaction() as conn:
             business = clock.read_clock(conn)
             first_data = clock.first_data_day(conn, business.company_timezone)

@@ -46,6 +46,24 @@ def test_invoices_payments_and_messages(summaries):
     assert sum(first["messages"].values()) > 0
 
 
+def test_renewals_decided_in_the_demo(summaries, conn):
+    """Four contracts end within the period (vigil_app/demo/renewals.py): one accepted, one
+    declined, one silent, one auto-renewed; the accepted one's renewal is billed."""
+    renewals = summaries[0]["renewals"]
+    for status in ("accepted", "declined", "expired", "auto_renewed"):
+        assert renewals.get(status, 0) >= 1, status
+    with conn.cursor() as cur:
+        cur.execute("""select contract_id, decision, new_contract_id from billing.renewals
+                       where contract_id like 'K-%%-V_' order by contract_id""")
+        decided = {row[0][-2:]: row[1:] for row in cur.fetchall()}
+        cur.execute("select count(*) from billing.invoices where 'K-1001-V1-R1' = any(contract_ids)")
+        renewal_invoices = cur.fetchone()[0]
+    conn.commit()
+    assert decided == {"V1": ("accepted", "K-1001-V1-R1"), "V2": ("declined", None), "V3": ("expired", None),
+                       "V4": ("auto_renewed", "K-1004-V4-R1")}
+    assert renewal_invoices >= 1
+
+
 def test_second_demo_prints_the_same_summary(summaries):
     assert summaries[1] == summaries[0]
 
