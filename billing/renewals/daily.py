@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from billing.messaging.channels import Channels
 from billing.messaging.outbox import SendSummary, deliver, settle_interrupted
 from billing.renewals import messages, store
-from billing.renewals.decisions import renew
+from billing.renewals.decisions import lock_client, renew
 from billing.renewals.options import monitoring_ladder, options_for, price_rows
 from billing.renewals.summary import billed_summary
 from billing.renewals.timeline import offer_due, steps_due
@@ -102,6 +102,11 @@ def _step(run: _Day, renewal: dict, step: str, day: date) -> None:
         template = "renewal_declined" if renewal["decision"] == "declined" else "renewal_confirmation"
         run.send(message, renewal, template, renewal["decided_on"])
     with run.conn, run.conn.cursor() as cur:
+        if step in ("auto_renew", "expire"):
+            lock_client(cur, renewal["client_id"])
+            if store.renewals(run.conn, for_update=True, contract_id=renewal["contract_id"])[
+                    renewal["contract_id"]]["decision"] is not None:
+                return  # the client answered while this run was on its way
         if step == "auto_renew":
             renew(cur, renewal, "same", decision="auto_renewed",
                   decided_by=f"auto-renew (no decline by {renewal['end_date']})", day=day)

@@ -49,7 +49,7 @@ def new_contract(renewal: dict, option_name: str, *, decision: str, decided_by: 
             "end_date": end.isoformat(), **option["terms"], "renewal_of": renewal["contract_id"], "origin": origin}
 
 
-def _lock_client(cur, client_id: str) -> None:
+def lock_client(cur, client_id: str) -> None:
     """One renewal document writer per client at a time, so each rebuild sees the last one."""
     cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"vigil.renewals:{client_id}",))
 
@@ -74,7 +74,7 @@ def decide(conn, *, contract_id: str, client_id: str, action: str, option: str |
     if not decided_by:
         raise DecisionRefused("please give your name: the decision is recorded with it")
     with conn, conn.cursor() as cur:
-        _lock_client(cur, client_id)
+        lock_client(cur, client_id)
         found = store.renewals(conn, for_update=True, contract_id=contract_id).get(contract_id)
         if found is None or found["client_id"] != client_id:
             raise DecisionRefused("there is no renewal offer for this contract")
