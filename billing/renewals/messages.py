@@ -80,8 +80,8 @@ def _options_tables(offer: dict) -> list[dict]:
     return tables
 
 
-def _outgoing(key_subject: tuple[str, str], body: Body, client: dict, template: str) -> OutgoingMessage:
-    contract_id, subject = key_subject
+def _outgoing(contract_id: str, subject: str, body: Body, client: dict, template: str) -> OutgoingMessage:
+    """The message on the client's preferred channel (an SMS gets the short text)."""
     way = route(client)
     return OutgoingMessage(
         message_key=f"{contract_id}:{template}:{way.channel}", channel=way.channel, recipient=way.recipient,
@@ -110,7 +110,7 @@ def offer_message(template: str, renewal: dict, client: dict, company: dict, lin
             paragraphs.append(auto)
         tables = [_summary_table(offer), *_options_tables(offer)]
     subject = title + f" ({company['company_name']})"
-    return _outgoing((contract_id, subject), Body(title, paragraphs, tables, link), client, template)
+    return _outgoing(contract_id, subject, Body(title, paragraphs, tables, link), client, template)
 
 
 def decision_message(renewal: dict, client: dict, company: dict) -> OutgoingMessage:
@@ -137,7 +137,7 @@ def decision_message(renewal: dict, client: dict, company: dict) -> OutgoingMess
                       "rows": [[row["what"], row["unit"], f"{row['amount']} {currency}"]
                                for row in option["prices"]]}])
     subject = title + f" ({company['company_name']})"
-    return _outgoing((contract_id, subject), body, client, template)
+    return _outgoing(contract_id, subject, body, client, template)
 
 
 def sales_alert(renewal: dict, client: dict, company: dict, recipient: str) -> OutgoingMessage:

@@ -27,19 +27,18 @@ from billing.renewals.options import recurring_per_month
 from billing.renewals.timeline import add_months
 from vigil import currency as currency_table
 
+HOURS = ("regular_hours", "overtime_hours", "double_time_hours", "holiday_hours", "holiday_overtime_hours",
+         "special_event_hours", "minimum_shift_adjustment")
+# (key, label, unit of the count, categories, categories whose quantity is the count)
 GROUPS = (
-    ("guard_hours", "Guard hours", "h", ("regular_hours", "overtime_hours", "double_time_hours", "holiday_hours",
-                                         "holiday_overtime_hours", "special_event_hours",
-                                         "minimum_shift_adjustment")),
-    ("incidents", "Incident responses", "incidents", ("incident_fee", "incident_extended_time")),
-    ("patrols", "Patrol visits", "visits", ("patrol_visit",)),
-    ("monitoring", "Monitoring, rentals and service fees", None, ("monitoring", "equipment_rental", "service_fee")),
-    ("devices", "Device monitoring", None, ("device_monitoring",)),
-    ("other", "Discounts and adjustments", None, ("discount", "adjustment")),
+    ("guard_hours", "Guard hours", "h", HOURS, HOURS),
+    ("incidents", "Incident responses", "incidents", ("incident_fee", "incident_extended_time"), ("incident_fee",)),
+    ("patrols", "Patrol visits", "visits", ("patrol_visit",), ("patrol_visit",)),
+    ("monitoring", "Monitoring, rentals and service fees", None, ("monitoring", "equipment_rental", "service_fee"), ()),
+    ("devices", "Device monitoring", None, ("device_monitoring",), ()),
+    ("other", "Discounts and adjustments", None, ("discount", "adjustment"), ()),
 )
-USAGE = GROUPS[0][3] + GROUPS[1][3] + GROUPS[2][3]
-# Which category's quantity is the group's count (hours; incidents by their fee line).
-COUNTED = {"guard_hours": None, "incidents": ("incident_fee",), "patrols": ("patrol_visit",)}
+USAGE = HOURS + ("incident_fee", "incident_extended_time", "patrol_visit")
 DAYS_PER_MONTH = Decimal(365) / 12
 
 _LINES_SQL = """
@@ -86,10 +85,17 @@ class BilledSummary:
         return {
             "since": self.since.isoformat(), "through": self.through.isoformat(), "currency": self.currency,
             "groups": [{"key": g.key, "label": g.label, "unit": g.unit, "amount": show(g.amount),
-                        "quantity": None if g.quantity is None else format(g.quantity.normalize(), "f")}
+                        "quantity": _shown(g.quantity, g.unit)}
                        for g in self.groups],
             "total": show(self.total), "monthly_value": show(self.monthly_value),
         }
+
+
+def _shown(quantity: Decimal | None, unit: str | None) -> str | None:
+    """Hours with two decimals (as on invoices), counts as whole numbers."""
+    if quantity is None:
+        return None
+    return f"{quantity:.2f}" if unit == "h" else format(quantity.normalize(), "f")
 
 
 def _covered_days(periods: list[tuple[date, date]], first: date, last: date) -> int:
@@ -127,17 +133,13 @@ def billed_summary(conn, contract: dict, currency: str, through: date) -> Billed
                                  "since": since, "through": through})
         lines = cur.fetchall()
     groups = []
-    for key, label, unit, categories in GROUPS:
+    for key, label, unit, categories, counted in GROUPS:
         mine = [line for line in lines if line["category"] in categories]
-        if not mine:
-            continue
-        counted = COUNTED.get(key, False)
-        quantity = None
-        if counted is None:
-            quantity = sum((line["quantity"] for line in mine), Decimal(0))
-        elif counted:
-            quantity = sum((line["quantity"] for line in mine if line["category"] in counted), Decimal(0))
-        groups.append(BilledGroup(key, label, quantity, unit, sum((line["amount"] for line in mine), Decimal(0))))
+        if mine:
+            quantity = (sum((line["quantity"] for line in mine if line["category"] in counted), Decimal(0))
+                        if counted else None)
+            groups.append(BilledGroup(key, label, quantity, unit,
+                                      sum((line["amount"] for line in mine), Decimal(0))))
     total = sum((line["amount"] for line in lines), Decimal(0))
     monthly = monthly_value(lines, contract, currency)
     first_day = max(since + timedelta(days=1), contract["start_date"])

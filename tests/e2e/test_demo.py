@@ -88,10 +88,11 @@ def test_no_work_is_delivered_by_two_feeds(summaries, conn):
                              and v.source = split_part(g.vendor_ref, ':', 1)
                              and lower(v.vendor_ref) = lower(substr(g.vendor_ref, strpos(g.vendor_ref, ':') + 1)))""")
         assert cur.fetchone()[0] == 0
-        # monitoring contracts come from the CRM's own documents, merged with the contract files by dbt
+        # monitoring contracts come from the CRM's own documents, merged with the contract files by dbt,
+        # and the renewed versions from the renewals' (docs/renewals.md)
         cur.execute("""select c.source, count(*) from marts.dim_contracts k
                        join raw.contract_documents c on c.client_id = k.client_id
                         and c.document -> 'contracts' @> jsonb_build_array(jsonb_build_object('id', k.contract_id))
                        group by c.source""")
-        assert {source for source, _ in cur.fetchall()} == {"contracts", "crm"}
+        assert {source for source, _ in cur.fetchall()} == {"contracts", "crm", "renewals"}
     conn.commit()

@@ -199,7 +199,7 @@ def test_leap_day_end_auto_renews_for_the_same_length(story):
                                                                                 Decimal("2085.71"))
     assert [o["name"] for o in row["offer"]["options"]] == ["same", "longer_term"]  # guard work: no tier above
     assert row["offer"]["summary"]["groups"] == [
-        {"key": "guard_hours", "label": "Guard hours", "unit": "h", "amount": "480.00", "quantity": "16"}]
+        {"key": "guard_hours", "label": "Guard hours", "unit": "h", "amount": "480.00", "quantity": "16.00"}]
     # the renewal document the next run's dbt build reads (the story ends on the renewal day)
     [(document,)] = _rows(story.conn, """select document from raw.contract_documents
                                          where client_id = 'C-103' and source = 'renewals'""")
