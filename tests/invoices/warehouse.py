@@ -46,9 +46,9 @@ LOGO_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" vi
             b'<rect x="48" y="12" width="104" height="6" fill="#12355b"/><rect x="48" y="24" width="72" height="4" '
             b'fill="#5b6b7b"/></svg>')
 
-COMPANY = ("Northwind Security Services", ["100 Harbor Way", "Newark, NJ 07114"], "billing@northwind.example",
+COMPANY = ("Northwind Security Services", ["100 Quay Street", "Newark, NJ 07114"], "billing@northwind.example",
            "+1 973 555 0100", "EIN 12-3456789", ["Northwind Security Services", "PO Box 4410, Newark, NJ 07101",
-                                                 "ACH: First Harbor Bank, routing 021000021, account 4410-778"])
+                                                 "ACH: First Coastal Bank, routing 021000021, account 4410-778"])
 
 
 def reset(conn, company: bool = True) -> None:
