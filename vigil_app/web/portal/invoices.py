@@ -10,6 +10,7 @@ not cover (another client's, or another invoice than the one it was made for), a
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, date, datetime
 
 from starlette.concurrency import run_in_threadpool
@@ -117,7 +118,7 @@ def invoice_page(request: Request) -> Response:
 
 def invoice_pdf(request: Request) -> Response:
     token, number = request.path_params["token"], request.path_params["number"]
-    with db.transaction() as conn:
+    with closing(db.connect()) as conn:  # ensure_pdf commits what it records (short links)
         _, doc = _document(conn, token, number)
         path = ensure_pdf(conn, number, config.paths().pdfs) if doc is not None else None
     if path is None:
