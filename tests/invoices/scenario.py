@@ -13,9 +13,10 @@ incidents, patrols and monitoring):
   = 13.763... -> 13.76; tax 62.21; total 839.96, issued 2026-10-12, due 2026-11-11.
 
 Birch Warehousing (C-2, per_site, SMS) has INV-2026-000002: one site, 8 h x 25.00 = 200.00,
-no tax; Cedar Offices (C-3, portal channel) INV-2026-000003: 100.00 monitoring. Credit note
+no tax; Cedar Offices (C-3, portal channel) INV-2026-000003: 100.00 monitoring and 3 devices
+at 2.822581 (a monthly fee scaled to a week) = 8.47, total 108.47. Credit note
 CN-2026-000001 credits INV-2026-000001 by 2 overtime hours: -90.00 and NY taxes -3.60 and
--4.05, total -97.65, applied to INV-2026-000001."""
+-4.05, total -97.65, applied to INV-2026-000001 (billing.adjustments says it adjusts overtime)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def build(conn, company: bool = True, with_credit_note: bool = True) -> dict[str
     ids["INV-2026-000003"] = wh.add_invoice(conn, "INV-2026-000003", "C-3", [
         wh.line("monitoring", "Monitoring - alarm", "1", "cycle", "100.00", "100.00", "S-5", None,
                 ("contracts:K-3",)),
+        wh.line("device_monitoring", "Device monitoring - camera", "3", "device", "2.822581", "8.47", "S-5", None,
+                ("contracts:K-3",), explanation="3 x 12.50 monthly fee, scaled to a 7-day cycle"),
     ], contracts=("K-3",), kind="advance")
     if with_credit_note:
         ids["CN-2026-000001"] = wh.add_invoice(conn, "CN-2026-000001", "C-1", [
@@ -81,4 +84,5 @@ def build(conn, company: bool = True, with_credit_note: bool = True) -> dict[str
         ], issue=date(2026, 10, 19), due=date(2026, 10, 19), credit_for="INV-2026-000001", contracts=("K-1-G",))
         wh.pay(conn, ids["INV-2026-000001"], "C-1", "97.65", on=date(2026, 10, 19), entry_type="credit",
                reference="CN-2026-000001")
+        wh.record_adjustment(conn, ids["INV-2026-000001"], ids["CN-2026-000001"], 1, "overtime_hours")
     return ids

@@ -150,7 +150,7 @@ def _notice(conn) -> tuple[int, date | None]:
 def test_dismissing_a_notice_needs_the_forms_csrf_token(client, conn):
     token = token_for("C-3", "invoices", date(2026, 11, 11))
     page = client.get(f"/portal/{token}")
-    assert "New invoice INV-2026-000003: 100.00 USD, due 2026-11-11" in page.text
+    assert "New invoice INV-2026-000003: 108.47 USD, due 2026-11-11" in page.text
     notice_id, dismissed = _notice(conn)
     assert dismissed is None
     action = f"/portal/{token}/notices/{notice_id}/dismiss"

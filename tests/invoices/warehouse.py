@@ -166,3 +166,15 @@ def pay(conn, invoice_id: int, client_id: str, amount: str, on: date = date(2026
                     (invoice_id, client_id, entry_type, Decimal(amount), on, reference))
         cur.execute("""update billing.invoices set status = case when total <= %s then 'paid' else 'partially_paid' end
                        where invoice_id = %s""", (Decimal(amount), invoice_id))
+
+
+def record_adjustment(conn, original_id: int, billed_id: int, billed_line_no: int, category: str) -> None:
+    """billing.adjustments as issuing records it: which category a billed adjustment line corrects."""
+    with conn, conn.cursor() as cur:
+        cur.execute("""insert into billing.adjustments (original_invoice_id, version, site_id, category, description,
+                           unit_price, unit, tax_category, tax_jurisdiction, quantity, amount, source_refs,
+                           billed_invoice_id, billed_line_no)
+                       select %s, 1, site_id, %s, description, unit_price, unit, %s, tax_jurisdiction, quantity,
+                              amount, source_refs, invoice_id, line_no
+                       from billing.invoice_lines where invoice_id = %s and line_no = %s""",
+                    (original_id, category, category, billed_id, billed_line_no))
