@@ -57,7 +57,7 @@ create table billing.address_flags (
     address         text        not null,
     reason          text        not null,
     flagged_on      date        not null,
-    message_id      bigint      references billing.messages,
+    message_id      bigint,     -- the message the provider refused (no foreign key: flags outlive a message log cleanup)
     provider_event_id text,
     cleared_on      date,
     cleared_by      text,
