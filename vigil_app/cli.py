@@ -128,7 +128,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
     run_range(inbox, manifest.start, manifest.end)
     _print_summary(_summary(), args.json)
+    _print_portal(args.json)
     return 0
+
+
+def _print_portal(as_json: bool) -> None:
+    """Where to see what the demo issued: the PDFs, and a signed portal link for one client
+    (valid 30 days from today's business date) that `vigil serve` opens."""
+    from datetime import UTC, datetime
+
+    from billing.links import portal_link
+    from vigil import clock
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("""select i.client_id, c.client_name, count(*) from billing.invoices i
+                       join marts.dim_clients c using (client_id)
+                       where i.invoice_number is not null and i.status <> 'void'
+                       group by 1, 2 order by 3 desc, 1 limit 1""")
+        found = cur.fetchone()
+        today = clock.read_clock(conn).today(datetime.now(UTC))
+    out = sys.stderr if as_json else sys.stdout
+    print(f"PDFs:        {config.paths().pdfs}", file=out)
+    if found:
+        client_id, name, count = found
+        print(f"portal:      `vigil serve`, then open {portal_link(client_id, 'invoices', today)}\n"
+              f"             ({name}, {client_id}: {count} invoices; the link works 30 days)", file=out)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
