@@ -1,8 +1,8 @@
 """The portal in a real browser (Playwright driving Debian's chromium, tests/browser.py) on
 the hand-written scenario delivered once: open a link, see the invoices, open one, download
 its PDF, dismiss a notice through the form; a tampered and an expired link show nothing.
-Screenshots go to the test's folder, or to VIGIL_DOC_SCREENSHOTS (docs/images for
-docs/invoices.md: `VIGIL_DOC_SCREENSHOTS=docs/images pytest tests/invoices/test_portal_browser.py`)."""
+Screenshots go to the test's folder, or to VIGIL_DOCS_SCREENSHOTS (docs/images for
+docs/invoices.md: `VIGIL_DOCS_SCREENSHOTS=docs/images pytest tests/invoices/test_portal_browser.py`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def server(warehouse, tmp_path_factory):
 
 @pytest.fixture
 def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("VIGIL_DOC_SCREENSHOTS") or tmp_path)
+    folder = Path(os.environ.get("VIGIL_DOCS_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -81,10 +81,10 @@ def test_open_a_link_see_the_invoices_open_one_and_download_its_pdf(server, page
 
 def test_a_notice_is_dismissed_through_its_form(server, page, shots):  # noqa: F811
     page.goto(portal_link("C-3", "invoices", date(2026, 10, 12)))
-    notice = page.locator(".notice")
+    notice = page.locator(".portal-notice")
     assert "New invoice INV-2026-000003: 108.47 USD, due 2026-11-11" in notice.inner_text()
-    page.click(".notice button")
-    assert page.locator("h1").inner_text() == "Cedar Offices" and page.locator(".notice").count() == 0
+    page.click(".portal-notice button")
+    assert page.locator("h1").inner_text() == "Cedar Offices" and page.locator(".portal-notice").count() == 0
 
 
 def test_tampered_and_expired_links_show_nothing(server, page, shots, monkeypatch):  # noqa: F811
