@@ -30,6 +30,10 @@ CANONICAL_COLUMNS: dict[str, list[str]] = {
         "record_id", "site_id", "device_id", "event_type", "occurred_at", "incident_ref", "vendor_ref", "extra",
     ],
 }
+CONTENT_HEAD = 4000  # characters of a refused file kept in raw.quarantine.content
+# Service types, classifications and device types are matched against contract keys
+# verbatim, so they must already be codes; "Armed Guard" would silently find no rate.
+CODE_RE = r"^[a-z][a-z0-9_]*$"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,13 @@ class ParseResult:
     rows: pl.DataFrame
     quarantined: list[Quarantined] = field(default_factory=list)
     files: list[FileRead] = field(default_factory=list)
+
+
+def file_refusal(source: str, path: str, text: str, digest: str, reason: str,
+                 line: int | None = None) -> Quarantined:
+    """A whole file refused as one quarantine row. The content names the file's digest so
+    two different broken files are two rows, and the same file again is none."""
+    return Quarantined(source, path, line, None, None, reason, f"sha256:{digest}\n{text[:CONTENT_HEAD]}")
 
 
 def sha256_text(text: str) -> str:

@@ -1,18 +1,21 @@
 """What the vendor connectors share between reading a vendor's answer and writing canonical rows:
-the deployment's configuration file (`sites.json`), UTC parsing with the quirks vendors really
-send, the inventory history that gives a device the dates its vendor does not send, and the
-pandera schemas every accepted row must pass.
+reading a delivered file (JSON, or CSV records with their physical lines), the deployment's
+configuration file (`sites.json`), UTC parsing with the quirks vendors really send, the
+inventory history that gives a device the dates its vendor does not send, and the pandera
+schemas every accepted row must pass (`finish`).
 
-Genetec, Milestone and Avigilon use it; any other connector may. The record functions of each
-vendor are used by its API client and its folder parser alike, so a pulled record and an
-exported one become the same canonical row."""
+Every vendor connector uses it (Genetec, Milestone, Avigilon, Lenel, AMAG, TrackTik, the CRM);
+what only one vendor does stays in its own package. The record functions of each vendor are
+used by its API client and its folder parser alike, so a pulled record and an exported one
+become the same canonical row."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +25,16 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from connectors.base import CANONICAL_COLUMNS, FileRead, ParseResult, Quarantined, content_hash
+from connectors.base import (
+    CANONICAL_COLUMNS,
+    CODE_RE,
+    FileRead,
+    ParseResult,
+    Quarantined,
+    content_hash,
+    file_refusal,
+    with_content_hash,
+)
 
 MAPPING_FILE = "sites.json"
 INCIDENT_CLASSES = ("alarm_response", "trespass", "medical", "fire_alarm")
@@ -40,8 +52,10 @@ NAME_KEYWORDS: list[tuple[tuple[str, ...], str]] = [
 ]
 
 _OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_ISO_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _FRACTION_RE = re.compile(r"\.(\d{7,})")
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_COMPACT_DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 # .NET writes DateTime.MinValue for a date it does not have (Milestone's createdDate, Genetec's
 # AckedTime of an alarm nobody acknowledged): it means "no value", never the year 1.
 DOTNET_EMPTY_DATE = "0001-01-01"
@@ -204,6 +218,30 @@ def optional_utc(value: Any, fld: str, *, require: str = "offset", naive_is_utc:
     return parse_utc(value, fld, require=require, naive_is_utc=naive_is_utc)
 
 
+def iso_utc(value: Any, fld: str) -> datetime:
+    """An instant read exactly as an API that always writes its offset sends it (OpenAccess's
+    server offset, TrackTik's site offset): `Z` or `+hh:mm` at the end, else refused, never
+    guessed (its absence means the export was edited or broken). Unlike parse_utc nothing is
+    repaired or diagnosed: these vendors have no .NET dates to recognise."""
+    if value is None or str(value).strip() == "":
+        raise RecordError(fld, f"missing {fld}")
+    text = str(value).strip()
+    if not _ISO_OFFSET_RE.search(text):
+        raise RecordError(fld, f"{fld} {text!r} has no UTC offset")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(fld, f"{fld} {text!r} is not an ISO-8601 timestamp") from None
+    return parsed.astimezone(UTC)
+
+
+def optional_iso_utc(value: Any, fld: str) -> datetime | None:
+    """Like iso_utc, but nothing or an empty string is "no value"."""
+    if value is None or str(value).strip() == "":
+        return None
+    return iso_utc(value, fld)
+
+
 def iso_ms(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -239,13 +277,17 @@ def alarm_source_ref(source: str, alarm_id: str) -> str:
 
 # ============================================================================ inventory history
 
-def snapshot_date(path: Path | str) -> date | None:
+def snapshot_date(path: Path | str, *, compact: bool = False) -> date | None:
     """The day an inventory snapshot was taken, from its file name (`cameras_2026-03-01.json`);
-    None for a file whose name carries no date."""
-    match = _DATE_IN_NAME.search(Path(path).stem)
+    None for a file whose name carries no date. `compact` also reads a date written without
+    dashes (`instances_Lnl_Reader_20260301.json`), as OnGuard integrators name their saves."""
+    stem = Path(path).stem
+    match = (_COMPACT_DATE_IN_NAME if compact else _DATE_IN_NAME).search(stem)
     if not match:
         return None
     try:
+        if compact:
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         return date.fromisoformat(match.group(1))
     except ValueError:
         return None
@@ -394,6 +436,54 @@ class DeviceSchema(pa.DataFrameModel):
 
 
 _UTC = pl.Datetime("us", "UTC")
+
+
+class TimesheetSchema(pa.DataFrameModel):
+    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_name: str = pa.Field(nullable=True)
+    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    service_type: str = pa.Field(nullable=False, str_matches=CODE_RE)
+    check_in_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    check_out_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    scheduled_start_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    scheduled_end_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    post: str = pa.Field(nullable=True)
+    vendor_ref: str = pa.Field(nullable=False)
+    extra: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(nullable=False)
+    source_line: int = pa.Field(nullable=False, ge=1)
+
+    class Config:
+        strict = False
+
+
+class PatrolSchema(pa.DataFrameModel):
+    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    started_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    completed_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
+    checkpoints_required: int = pa.Field(nullable=False, ge=0)
+    checkpoints_scanned: int = pa.Field(nullable=False, ge=0)
+    vendor_ref: str = pa.Field(nullable=False)
+    extra: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(nullable=False)
+    source_line: int = pa.Field(nullable=False, ge=1)
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check
+    def scanned_not_above_required(cls, data) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(pl.col("checkpoints_scanned") <= pl.col("checkpoints_required"))
+
+    @pa.dataframe_check
+    def completed_not_before_started(cls, data) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(pl.col("completed_at").is_null()
+                                     | (pl.col("completed_at") >= pl.col("started_at")))
+
+
 POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
     "incidents": {"record_id": pl.Utf8, "site_id": pl.Utf8, "classification": pl.Utf8, "response_started_at": _UTC,
                   "response_ended_at": _UTC, "responder_guard_id": pl.Utf8, "opened_at": _UTC,
@@ -402,22 +492,42 @@ POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
                       "occurred_at": _UTC, "incident_ref": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
     "devices": {"record_id": pl.Utf8, "site_id": pl.Utf8, "device_type": pl.Utf8, "active_from": pl.Date,
                 "active_to": pl.Date, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
+    "timesheets": {"record_id": pl.Utf8, "guard_id": pl.Utf8, "guard_name": pl.Utf8, "site_id": pl.Utf8,
+                   "service_type": pl.Utf8, "check_in_at": _UTC, "check_out_at": _UTC, "scheduled_start_at": _UTC,
+                   "scheduled_end_at": _UTC, "post": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8},
+    "patrols": {"record_id": pl.Utf8, "site_id": pl.Utf8, "guard_id": pl.Utf8, "started_at": _UTC,
+                "completed_at": _UTC, "checkpoints_required": pl.Int64, "checkpoints_scanned": pl.Int64,
+                "vendor_ref": pl.Utf8, "extra": pl.Utf8},
 }
-SCHEMAS = {"incidents": IncidentSchema, "device_events": DeviceEventSchema, "devices": DeviceSchema}
+SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "incidents": IncidentSchema, "device_events": DeviceEventSchema, "devices": DeviceSchema,
+    "timesheets": TimesheetSchema, "patrols": PatrolSchema,
+}
+SCHEMA_REASON = "schema check failed on {column}: {check}"
 
 
 def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined],
-           files: list[FileRead] | None = None) -> ParseResult:
+           files: list[FileRead] | None = None, *, schema: type[pa.DataFrameModel] | None = None,
+           reason: str = SCHEMA_REASON, frame_hash: bool = False) -> ParseResult:
     """Frame the rows, validate them with the table's pandera schema and move any row it
     refuses to quarantine. The per-record checks before this give the precise reasons;
-    pandera is the contract that nothing malformed reaches raw.*."""
+    pandera is the contract that nothing malformed reaches raw.*.
+
+    What a vendor may vary, and why: `schema`, a subclass of the table's for a vendor whose
+    rows promise more (its own event types, numeric ids); `reason`, the wording of a refusal
+    ({column}, {check}), so each connector's refusals read as they always have; `frame_hash`,
+    hash the validated frame at once (connectors.base.with_content_hash) rather than row by
+    row: the two hashes differ, and a source keeps the one its stored rows carry (TrackTik's),
+    or every stored row would come back as new."""
     columns = CANONICAL_COLUMNS[table]
-    schema = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64, "content_hash": pl.Utf8}
-    for row in rows:
-        row["content_hash"] = content_hash({k: row[k] for k in columns})
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
+    types = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64}
+    if not frame_hash:
+        types["content_hash"] = pl.Utf8
+        for row in rows:
+            row["content_hash"] = content_hash({k: row[k] for k in columns})
+    frame = pl.DataFrame([{k: r[k] for k in types} for r in rows], schema=types)
     try:
-        SCHEMAS[table].validate(frame, lazy=True)
+        (schema or SCHEMAS[table]).validate(frame, lazy=True)
     except SchemaErrors as exc:
         bad: dict[int, tuple[str, str]] = {}
         for case in exc.failure_cases.iter_rows(named=True):
@@ -426,9 +536,11 @@ def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Qu
         for index, (column, check) in sorted(bad.items()):
             row = rows[index]
             refused.append(Quarantined(source, row["source_file"], row["source_line"], row["record_id"], column,
-                                       f"schema check failed on {column}: {check}", row["_content"]))
+                                       reason.format(column=column, check=check), row["_content"]))
         keep = [i for i in range(len(rows)) if i not in bad]
         frame = frame[keep] if keep else frame.clear()
+    if frame_hash:
+        frame = with_content_hash(frame, table)
     return ParseResult(source=source, table=table, rows=frame, quarantined=refused, files=list(files or []))
 
 
@@ -439,17 +551,43 @@ def merge(source: str, table: str, parts: list[ParseResult]) -> ParseResult:
                        [f for p in parts for f in p.files])
 
 
+def read_file(path: Path, source: str) -> tuple[FileRead, str]:
+    """A delivered file as raw.ingested_files records it (the digest of its bytes; rows are
+    counted by the caller) and its text. Bytes that are not UTF-8 are replaced rather than
+    refused: the records of a damaged file are still read, and each judged on its own."""
+    data = path.read_bytes()
+    return FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0), data.decode("utf-8-sig", errors="replace")
+
+
 def read_json(path: Path, source: str, refused: list[Quarantined]) -> tuple[Any, FileRead]:
     """Load one export file; an unreadable one is quarantined whole (returns None)."""
-    data = path.read_bytes()
-    read = FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0)
-    text = data.decode("utf-8-sig", errors="replace")
+    read, text = read_file(path, source)
     try:
         return json.loads(text), read
     except ValueError as exc:
-        refused.append(Quarantined(source, str(path), None, None, None, f"unreadable JSON: {exc}",
-                                   f"sha256:{read.sha256}\n{text[:4000]}"))
+        refused.append(file_refusal(source, read.path, text, read.sha256, f"unreadable JSON: {exc}"))
         return None, read
+
+
+def csv_records(reader: Any, on_error: Callable[[int, csv.Error], None] | None = None) -> Iterator[
+        tuple[int, list[str]]]:
+    """The non-blank records a csv.reader has left, each with the physical line it starts on
+    (a quoted field may span lines, so neither a record's index nor the reader's line count
+    after it is that line). A record the csv module cannot read goes to `on_error(line, error)`
+    and reading goes on; without `on_error` the error is raised."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if on_error is None:
+                raise
+            on_error(start, exc)
+            continue
+        if any(value.strip() for value in values):
+            yield start, values
 
 
 def record(source: str, file_path: str, position: int, raw: Any) -> dict[str, Any]:

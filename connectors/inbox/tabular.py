@@ -21,19 +21,14 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from connectors.base import FileRead, Quarantined
+from connectors.base import CODE_RE, CONTENT_HEAD, FileRead, Quarantined, file_refusal
 
 # ISO-8601 instant with an offset or Z; seconds and fraction optional, `T` or one space.
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
 LOCAL_TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 WHOLE_NUMBER_RE = r"^\+?\d{1,9}$"
-# Service types, classifications and device types are matched against contract keys
-# verbatim, so they must already be codes; "Armed Guard" would silently find no rate.
-CODE_RE = r"^[a-z][a-z0-9_]*$"
 DECIMAL_RE = r"^\d+(\.\d+)?$"
-
-CONTENT_HEAD = 4000  # characters of a refused file kept in raw.quarantine.content
 
 
 # --- polars expressions shared by checks and typed conversion ------------------------------
@@ -140,13 +135,6 @@ class Delivered:
         """A record as delivered (header -> value), the quarantine's `content`."""
         return json.dumps({n: row[f"_raw{i}"] for i, n in enumerate(self.names)}, ensure_ascii=False,
                           sort_keys=True)
-
-
-def file_refusal(source: str, path: str, text: str, digest: str, reason: str,
-                 line: int | None = None) -> Quarantined:
-    """A whole file refused as one quarantine row. The content names the file's digest so
-    two different broken files are two rows, and the same file again is none."""
-    return Quarantined(source, path, line, None, None, reason, f"sha256:{digest}\n{text[:CONTENT_HEAD]}")
 
 
 def read_text(path: Path, source: str) -> tuple[str | None, FileRead, Quarantined | None]:
