@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandera.polars as pa
 import polars as pl
@@ -240,6 +241,15 @@ def optional_iso_utc(value: Any, fld: str) -> datetime | None:
     if value is None or str(value).strip() == "":
         return None
     return iso_utc(value, fld)
+
+
+def iana_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone a deployment's table names, or None for a name that is none (ZoneInfo
+    raises ValueError, not ZoneInfoNotFoundError, for a name shaped like a path)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def iso_ms(at: datetime) -> str:
@@ -590,14 +600,19 @@ def csv_records(reader: Any, on_error: Callable[[int, csv.Error], None] | None =
             yield start, values
 
 
+def record_content(raw: Any) -> str:
+    """A record as delivered, for raw.quarantine's `content` (the store keeps one quarantine
+    row per content, so the same refused record delivered again is not a new one)."""
+    return json.dumps(raw, sort_keys=True, default=str)
+
+
 def record(source: str, file_path: str, position: int, raw: Any) -> dict[str, Any]:
-    return {"source_file": file_path, "source_line": position, "_content": json.dumps(raw, sort_keys=True, default=str)}
+    return {"source_file": file_path, "source_line": position, "_content": record_content(raw)}
 
 
 def refuse(source: str, file_path: str, position: int | None, record_id: str | None, exc: RecordError,
            raw: Any) -> Quarantined:
-    return Quarantined(source, file_path, position, record_id, exc.field, exc.reason,
-                       json.dumps(raw, sort_keys=True, default=str))
+    return Quarantined(source, file_path, position, record_id, exc.field, exc.reason, record_content(raw))
 
 
 def file_kind(path: Path, kinds: Iterable[str]) -> str | None:
