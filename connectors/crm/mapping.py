@@ -14,10 +14,10 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.crm.records import AccountBundle, ContractRows, Problem, Row
 from connectors.inbox.contracts import validate_document
+from connectors.vendor_parsing import iana_zone
 
 IN_FORCE = ("activated", "terminated", "expired")
 NOT_YET = ("draft", "in approval", "in approval process", "lost")  # lost: a HubSpot deal never won
@@ -100,7 +100,7 @@ def map_account(bundle: AccountBundle) -> tuple[dict | None, list[Problem]]:
                             ("tax_jurisdiction", "TaxJurisdiction")):
             if not site[key]:
                 fail(row, column, f"missing {column}")
-        if site["timezone"] and not _zone(site["timezone"]):
+        if site["timezone"] and iana_zone(site["timezone"]) is None:
             fail(row, "TimeZone", f"{site['timezone']!r} is not an IANA timezone (e.g. America/New_York)")
         if site["id"] in site_ids:
             fail(row, "SiteId", f"site {site['id']} appears twice")
@@ -308,11 +308,3 @@ def _add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
