@@ -397,59 +397,54 @@ def device_rows_from_memory(gone: list[dict[str, Any]], source: str, url: str) -
 
 # ============================================================================ schemas and framing
 
-class IncidentSchema(pa.DataFrameModel):
+_UTC = pl.Datetime("us", "UTC")
+
+
+class CanonicalRecord(pa.DataFrameModel):
+    """What every raw record carries, whatever its table: its id, the vendor's own reference,
+    the columns kept but not used, and the file (or URL) and line it came from."""
+
     record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    classification: str = pa.Field(nullable=False, isin=list(INCIDENT_CLASSES))
-    response_started_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    response_ended_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    responder_guard_id: str = pa.Field(nullable=True)
-    opened_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=True)  # type: ignore[valid-type]
     vendor_ref: str = pa.Field(nullable=False)
+    extra: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(nullable=False)
     source_line: int = pa.Field(nullable=False, ge=1)
 
     class Config:
         strict = False
+
+
+class IncidentSchema(CanonicalRecord):
+    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+    classification: str = pa.Field(nullable=False, isin=list(INCIDENT_CLASSES))
+    response_started_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    response_ended_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
+    responder_guard_id: str = pa.Field(nullable=True)
+    opened_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
 
     @pa.dataframe_check
     def response_ends_after_start(cls, data) -> pl.LazyFrame:  # noqa: N805
         return data.lazyframe.select(pl.col("response_ended_at") >= pl.col("response_started_at"))
 
 
-class DeviceEventSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+class DeviceEventSchema(CanonicalRecord):
     site_id: str = pa.Field(nullable=False)
     event_type: str = pa.Field(nullable=False, isin=list(EVENT_TYPES))
-    occurred_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    vendor_ref: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
+    occurred_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
 
 
-class DeviceSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+class DeviceSchema(CanonicalRecord):
     site_id: str = pa.Field(nullable=False)
     device_type: str = pa.Field(nullable=False, isin=list(DEVICE_TYPES))
     active_from: pl.Date = pa.Field(nullable=False)
     active_to: pl.Date = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
 
     @pa.dataframe_check
     def active_to_not_before_from(cls, data) -> pl.LazyFrame:  # noqa: N805
         return data.lazyframe.select(pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("active_from")))
 
 
-_UTC = pl.Datetime("us", "UTC")
-
-
-class TimesheetSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+class TimesheetSchema(CanonicalRecord):
     guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     guard_name: str = pa.Field(nullable=True)
     site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
@@ -459,30 +454,15 @@ class TimesheetSchema(pa.DataFrameModel):
     scheduled_start_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
     scheduled_end_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
     post: str = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
 
 
-class PatrolSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
+class PatrolSchema(CanonicalRecord):
     site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     started_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
     completed_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
     checkpoints_required: int = pa.Field(nullable=False, ge=0)
     checkpoints_scanned: int = pa.Field(nullable=False, ge=0)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
 
     @pa.dataframe_check
     def scanned_not_above_required(cls, data) -> pl.LazyFrame:  # noqa: N805
