@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandera.polars as pa
@@ -38,6 +38,7 @@ from connectors.base import (
 )
 
 MAPPING_FILE = "sites.json"
+SITES_CSV = "sites.csv"
 INCIDENT_CLASSES = ("alarm_response", "trespass", "medical", "fire_alarm")
 EVENT_TYPES = ("motion_start", "motion_end", "access_granted", "access_denied", "door_forced", "door_held",
                "door_closed", "fire_alarm", "tamper", "alarm_triggered", "other")
@@ -118,6 +119,30 @@ class Mapping:
 
     def event_type(self, *keys: Any) -> str | None:
         return next((self.event_types[k] for k in map(self.key, keys) if k in self.event_types), None)
+
+
+SiteT = TypeVar("SiteT")
+
+
+@dataclass
+class SiteTable(Generic[SiteT]):
+    """`sites.csv`, for a vendor whose records name no site of ours, only a key of its own (an
+    OnGuard controller, a Symmetry CompanyID): that key -> the site and what the connector
+    needs of it (its timezone). Each connector reads its own table (the columns differ); a
+    record whose key is missing or unknown is refused the same way, naming `key_column`."""
+
+    by_key: dict[str, SiteT]
+    quarantined: list[Quarantined]
+    key_column: str
+
+    def lookup(self, key: Any) -> SiteT:
+        text = id_text(key)
+        if text is None:
+            raise RecordError(self.key_column, f"missing {self.key_column}: cannot map the record to a site")
+        site = self.by_key.get(text)
+        if site is None:
+            raise RecordError(self.key_column, f"unknown site: {self.key_column} {text} is not in {SITES_CSV}")
+        return site
 
 
 _SECTIONS: dict[str, tuple[str, ...] | None] = {"sites": None, "entities": None, "guards": None,

@@ -30,8 +30,10 @@ import pandera.polars as pa
 
 from connectors.base import FileRead, ParseResult, Quarantined, file_refusal
 from connectors.vendor_parsing import (
+    SITES_CSV,
     DeviceEventSchema,
     RecordError,
+    SiteTable,
     csv_records,
     finish,
     iana_zone,
@@ -40,7 +42,6 @@ from connectors.vendor_parsing import (
     refuse,
 )
 
-SITES_FILE = "sites.csv"
 ACTIVITY_COLUMNS = ["TxnID", "DateTimeOfTxn", "CompanyID", "CompanyName", "WhereName", "TxnConditionName",
                     "AlarmPriority", "FirstName", "LastName", "CustomerCodeNumber", "CardNumber"]
 DEVICE_COLUMNS = ["DeviceID", "DeviceName", "DeviceType", "CompanyID", "ControllerName",
@@ -89,19 +90,10 @@ class Site:
 
 
 @dataclass
-class SiteMap:
+class SiteMap(SiteTable[Site]):
     """CompanyID -> site and timezone, from `sites.csv` (`CompanyID, site_id, timezone`)."""
 
-    by_company: dict[str, Site]
-    quarantined: list[Quarantined]
-
-    def lookup(self, company_id: str | None) -> Site:
-        if not company_id:
-            raise RecordError("CompanyID", "missing CompanyID: cannot map the record to a site")
-        site = self.by_company.get(company_id)
-        if site is None:
-            raise RecordError("CompanyID", f"unknown site: CompanyID {company_id} is not in {SITES_FILE}")
-        return site
+    key_column: str = "CompanyID"
 
 
 class TransactionSchema(DeviceEventSchema):
@@ -120,13 +112,13 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     Device exports are read first so transactions can name the device they happened at."""
     folder = Path(folder)
     source = folder.name
-    sites = load_sites(folder / SITES_FILE, source)
+    sites = load_sites(folder / SITES_CSV, source)
     activity: list[tuple[str, str]] = []
     device_files: list[tuple[str, str]] = []
     unknown: list[Quarantined] = list(sites.quarantined)
     reads: dict[str, list[FileRead]] = {"device_events": [], "devices": []}
     for path in sorted(folder.rglob("*.csv")):
-        if path.name.lower() == SITES_FILE:
+        if path.name.lower() == SITES_CSV:
             continue
         read, text = read_file(path, source)
         reader = csv.reader(io.StringIO(without_type_line(text)))

@@ -28,8 +28,10 @@ import pandera.polars as pa
 
 from connectors.base import FileRead, ParseResult, Quarantined, file_refusal
 from connectors.vendor_parsing import (
+    SITES_CSV,
     DeviceEventSchema,
     RecordError,
+    SiteTable,
     extra_json,
     finish,
     iana_zone,
@@ -41,8 +43,6 @@ from connectors.vendor_parsing import (
     refuse,
     snapshot_date,
 )
-
-SITES_FILE = "sites.csv"
 
 # (event_type, event_subtype) -> canonical event type. OpenAccess does not publish the
 # integer meanings (research section 4): this is our table, agreed with the simulator and
@@ -92,20 +92,10 @@ class Site:
 
 
 @dataclass
-class SiteMap:
+class SiteMap(SiteTable[Site]):
     """controller_id -> site, from `sites.csv` (columns `controller_id, site_id[, timezone]`)."""
 
-    by_controller: dict[str, Site]
-    quarantined: list[Quarantined]
-
-    def lookup(self, controller_id: Any) -> Site:
-        key = id_text(controller_id)
-        if key is None:
-            raise RecordError("controller_id", "missing controller_id: cannot map the record to a site")
-        site = self.by_controller.get(key)
-        if site is None:
-            raise RecordError("controller_id", f"unknown site: controller_id {key} is not in {SITES_FILE}")
-        return site
+    key_column: str = "controller_id"
 
 
 class LenelEventSchema(DeviceEventSchema):
@@ -125,7 +115,7 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     no date, is quarantined whole; it never stops the batch."""
     folder = Path(folder)
     source = folder.name
-    sites = load_sites(folder / SITES_FILE, source)
+    sites = load_sites(folder / SITES_CSV, source)
     events: list[tuple[str, int, Any]] = []
     snapshots: list[Snapshot] = []
     file_errors: list[Quarantined] = list(sites.quarantined)
