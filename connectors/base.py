@@ -3,8 +3,10 @@ and the records it refused, each with file, line, field and reason."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +94,27 @@ def file_refusal(source: str, path: str, text: str, digest: str, reason: str,
     """A whole file refused as one quarantine row. The content names the file's digest so
     two different broken files are two rows, and the same file again is none."""
     return Quarantined(source, path, line, None, None, reason, f"sha256:{digest}\n{text[:CONTENT_HEAD]}")
+
+
+def csv_records(reader: Any, on_error: Callable[[int, csv.Error], None] | None = None) -> Iterator[
+        tuple[int, list[str]]]:
+    """The non-blank records a csv.reader has left, each with the physical line it starts on
+    (a quoted field may span lines, so neither a record's index nor the reader's line count
+    after it is that line). A record the csv module cannot read goes to `on_error(line, error)`
+    and reading goes on; without `on_error` the error is raised."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if on_error is None:
+                raise
+            on_error(start, exc)
+            continue
+        if any(value.strip() for value in values):
+            yield start, values
 
 
 def sha256_text(text: str) -> str:

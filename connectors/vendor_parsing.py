@@ -11,11 +11,10 @@ become the same canonical row."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -582,27 +581,6 @@ def read_json(path: Path, source: str, refused: list[Quarantined]) -> tuple[Any,
     except ValueError as exc:
         refused.append(file_refusal(source, read.path, text, read.sha256, f"unreadable JSON: {exc}"))
         return None, read
-
-
-def csv_records(reader: Any, on_error: Callable[[int, csv.Error], None] | None = None) -> Iterator[
-        tuple[int, list[str]]]:
-    """The non-blank records a csv.reader has left, each with the physical line it starts on
-    (a quoted field may span lines, so neither a record's index nor the reader's line count
-    after it is that line). A record the csv module cannot read goes to `on_error(line, error)`
-    and reading goes on; without `on_error` the error is raised."""
-    while True:
-        start = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if on_error is None:
-                raise
-            on_error(start, exc)
-            continue
-        if any(value.strip() for value in values):
-            yield start, values
 
 
 def record_content(raw: Any) -> str:

@@ -28,13 +28,12 @@ from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
 
-from connectors.base import FileRead, ParseResult, Quarantined, file_refusal
+from connectors.base import FileRead, ParseResult, Quarantined, csv_records, file_refusal
 from connectors.vendor_parsing import (
     SITES_CSV,
     DeviceEventSchema,
     RecordError,
     SiteTable,
-    csv_records,
     finish,
     iana_zone,
     read_file,

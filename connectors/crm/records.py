@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connectors.vendor_parsing import csv_records
+from connectors.base import csv_records
 
 # canonical field -> other names it is delivered under (besides the `__c` form)
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -21,7 +21,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from connectors.base import CODE_RE, CONTENT_HEAD, FileRead, Quarantined, file_refusal
+from connectors.base import CODE_RE, CONTENT_HEAD, FileRead, Quarantined, csv_records, file_refusal
 
 # ISO-8601 instant with an offset or Z; seconds and fraction optional, `T` or one space.
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
@@ -188,21 +188,12 @@ def read_records(path: Path, kind: CsvKind) -> Delivered:
     refused: list[Quarantined] = []
     id_at = known.get(kind.id_column) if kind.id_column else None
     width = len(header)
-    rows_read = 0
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows_read += 1
-            refused.append(Quarantined(source, file_path, start, None, None, f"unreadable CSV record: {exc}",
-                                       f"{file_path}:{start}"))
-            continue
-        if not row or not "".join(row).strip():
-            continue
-        rows_read += 1
+
+    def unreadable(start: int, exc: csv.Error) -> None:
+        refused.append(Quarantined(source, file_path, start, None, None, f"unreadable CSV record: {exc}",
+                                   f"{file_path}:{start}"))
+
+    for start, row in csv_records(reader, unreadable):
         if len(row) != width:
             record_id = (row[id_at].strip() or None) if id_at is not None and id_at < len(row) else None
             refused.append(Quarantined(source, file_path, start, record_id, None,
@@ -211,7 +202,7 @@ def read_records(path: Path, kind: CsvKind) -> Delivered:
             continue
         good.append(row)
         lines.append(start)
-    file.rows_read = rows_read
+    file.rows_read = len(good) + len(refused)  # every record read, refused ones too
     # Columns as delivered (`_raw<i>`, kept for quarantine content), then the kind's columns
     # stripped with empty -> null, and extra columns as one JSON object: all vectorised.
     raw = pl.DataFrame([pl.Series(f"_raw{i}", list(col), pl.Utf8) for i, col in enumerate(zip(*good, strict=True))]
