@@ -1,5 +1,6 @@
 """What every connector returns, whatever the source: canonical rows for one raw table
-and the records it refused, each with file, line, field and reason."""
+and the records it refused, each with file, line, field and reason; and what every
+connector reads the same way: CSV records with their physical lines, a whole file refused."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -206,6 +207,15 @@ def read_csv(text: str, file_path: str, source: str, refused: list[Quarantined])
         yield start, {k: ("" if v.strip() == NULL else v.strip()) for k, v in zip(header, values, strict=True)}
 
 
+def export_rows(files: list[tuple[str, str]], source: str,
+                refused: list[Quarantined]) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """(file or URL, line, row) of every row of every export page; read_csv's refusals go to
+    `refused`."""
+    for file_path, text in files:
+        for line, row in read_csv(text, file_path, source, refused):
+            yield file_path, line, row
+
+
 # --- transactions ---------------------------------------------------------------------------
 
 def parse_activity_csvs(files: list[tuple[str, str]], sites: SiteMap,
@@ -213,42 +223,41 @@ def parse_activity_csvs(files: list[tuple[str, str]], sites: SiteMap,
     """(file or URL, CSV text of ActivityDataView rows) -> canonical device_events."""
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, text in files:
-        for line, row in read_csv(text, file_path, source, refused):
-            txn = row.get("txnid") or None
-            try:
-                if txn is None:
-                    raise RecordError("TxnID", "missing TxnID")
-                if not txn.isdigit():
-                    raise RecordError("TxnID", f"TxnID {txn!r} is not an integer")
-                company = row.get("companyid") or None
-                site = sites.lookup(company)
-                occurred, ambiguous = local_to_utc(row.get("datetimeoftxn"), site.timezone, "DateTimeOfTxn")
-                condition = row.get("txnconditionname", "")
-                where = row.get("wherename", "")
-                extra = {k: v for k, v in row.items()
-                         if k not in PERSONAL_FIELDS and k not in {"txnid", "datetimeoftxn"}}
-                if "cardid" in extra:  # the same column, named CardID in some extractions
-                    extra["cardnumber"] = extra.pop("cardid")
-                # the wall time as SQL Server writes it, whichever extraction delivered it
-                extra["local_time"] = occurred.astimezone(site.timezone).replace(tzinfo=None).isoformat(
-                    sep=" ", timespec="milliseconds")
-                extra["site_timezone"] = site.timezone.key
-                if ambiguous:
-                    extra["ambiguous_local_time"] = True
-                rows.append({
-                    **record(source, file_path, line, row),
-                    "record_id": txn,
-                    "site_id": site.site_id,
-                    "device_id": devices.get((company, where.lower())),
-                    "event_type": CONDITIONS.get(condition.lower(), "other"),
-                    "occurred_at": occurred,
-                    "incident_ref": None,
-                    "vendor_ref": txn,
-                    "extra": json.dumps(extra, sort_keys=True),
-                })
-            except RecordError as exc:
-                refused.append(refuse(source, file_path, line, txn, exc, row))
+    for file_path, line, row in export_rows(files, source, refused):
+        txn = row.get("txnid") or None
+        try:
+            if txn is None:
+                raise RecordError("TxnID", "missing TxnID")
+            if not txn.isdigit():
+                raise RecordError("TxnID", f"TxnID {txn!r} is not an integer")
+            company = row.get("companyid") or None
+            site = sites.lookup(company)
+            occurred, ambiguous = local_to_utc(row.get("datetimeoftxn"), site.timezone, "DateTimeOfTxn")
+            condition = row.get("txnconditionname", "")
+            where = row.get("wherename", "")
+            extra = {k: v for k, v in row.items()
+                     if k not in PERSONAL_FIELDS and k not in {"txnid", "datetimeoftxn"}}
+            if "cardid" in extra:  # the same column, named CardID in some extractions
+                extra["cardnumber"] = extra.pop("cardid")
+            # the wall time as SQL Server writes it, whichever extraction delivered it
+            extra["local_time"] = occurred.astimezone(site.timezone).replace(tzinfo=None).isoformat(
+                sep=" ", timespec="milliseconds")
+            extra["site_timezone"] = site.timezone.key
+            if ambiguous:
+                extra["ambiguous_local_time"] = True
+            rows.append({
+                **record(source, file_path, line, row),
+                "record_id": txn,
+                "site_id": site.site_id,
+                "device_id": devices.get((company, where.lower())),
+                "event_type": CONDITIONS.get(condition.lower(), "other"),
+                "occurred_at": occurred,
+                "incident_ref": None,
+                "vendor_ref": txn,
+                "extra": json.dumps(extra, sort_keys=True),
+            })
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, line, txn, exc, row))
     return finish(source, "device_events", rows, refused, schema=TransactionSchema, reason=SCHEMA_REASON)
 
 
@@ -301,34 +310,33 @@ def parse_device_csvs(files: list[tuple[str, str]], sites: SiteMap, source: str)
     site-local date part of Active/InactiveDateTime (already local: no conversion)."""
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, text in files:
-        for line, row in read_csv(text, file_path, source, refused):
-            device_id = row.get("deviceid") or None
-            try:
-                if device_id is None:
-                    raise RecordError("DeviceID", "missing DeviceID")
-                kind = DEVICE_TYPES.get(row.get("devicetype", "").lower())
-                if kind is None:
-                    raise RecordError("DeviceType", f"unknown DeviceType {row.get('devicetype')!r}")
-                site = sites.lookup(row.get("companyid") or None)
-                active_from = _local_date(row.get("activedatetime"), "ActiveDateTime", required=True)
-                active_to = _local_date(row.get("inactivedatetime"), "InactiveDateTime", required=False)
-                if active_to is not None and active_to < active_from:
-                    raise RecordError("InactiveDateTime",
-                                      f"InactiveDateTime {active_to} is before ActiveDateTime {active_from}")
-                extra = {k: v for k, v in row.items() if k not in {"deviceid", "activedatetime", "inactivedatetime"}}
-                rows.append({
-                    **record(source, file_path, line, row),
-                    "record_id": device_id,
-                    "site_id": site.site_id,
-                    "device_type": kind,
-                    "active_from": active_from,
-                    "active_to": active_to,
-                    "vendor_ref": device_id,
-                    "extra": json.dumps(extra, sort_keys=True),
-                })
-            except RecordError as exc:
-                refused.append(refuse(source, file_path, line, device_id, exc, row))
+    for file_path, line, row in export_rows(files, source, refused):
+        device_id = row.get("deviceid") or None
+        try:
+            if device_id is None:
+                raise RecordError("DeviceID", "missing DeviceID")
+            kind = DEVICE_TYPES.get(row.get("devicetype", "").lower())
+            if kind is None:
+                raise RecordError("DeviceType", f"unknown DeviceType {row.get('devicetype')!r}")
+            site = sites.lookup(row.get("companyid") or None)
+            active_from = _local_date(row.get("activedatetime"), "ActiveDateTime", required=True)
+            active_to = _local_date(row.get("inactivedatetime"), "InactiveDateTime", required=False)
+            if active_to is not None and active_to < active_from:
+                raise RecordError("InactiveDateTime",
+                                  f"InactiveDateTime {active_to} is before ActiveDateTime {active_from}")
+            extra = {k: v for k, v in row.items() if k not in {"deviceid", "activedatetime", "inactivedatetime"}}
+            rows.append({
+                **record(source, file_path, line, row),
+                "record_id": device_id,
+                "site_id": site.site_id,
+                "device_type": kind,
+                "active_from": active_from,
+                "active_to": active_to,
+                "vendor_ref": device_id,
+                "extra": json.dumps(extra, sort_keys=True),
+            })
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, line, device_id, exc, row))
     return finish(source, "devices", rows, refused, reason=SCHEMA_REASON)
 
 

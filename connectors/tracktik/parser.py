@@ -227,22 +227,27 @@ def parse_work_sessions(items: list[tuple[str, int, Any]], lookups: Lookups, sou
     for file_path, position, item in items:
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "work session item is not a JSON object")
-            session_id = _int_id(item.get("id"))
-            if session_id is None:
-                raise RecordError("id", f"work session id {item.get('id')!r} is not an integer")
-            record_id = str(session_id)
+            record_id = work_session_id(item)
             rows.append({**map_work_session(item, lookups), **record(source, file_path, position, item)})
         except RecordError as exc:
             refused.append(refuse(source, file_path, position, record_id, exc, item))
     return finish(source, "timesheets", rows, refused)
 
 
+def work_session_id(item: Any) -> str:
+    """The session's integer id as our record id. Raises RecordError."""
+    if not isinstance(item, dict):
+        raise RecordError(None, "work session item is not a JSON object")
+    session_id = _int_id(item.get("id"))
+    if session_id is None:
+        raise RecordError("id", f"work session id {item.get('id')!r} is not an integer")
+    return str(session_id)
+
+
 def map_work_session(item: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
     """One work session -> canonical timesheet columns. The employee, position and account
     are the session's, else its shift's (else the position's account). Raises RecordError."""
-    session_id = str(_int_id(item["id"]))
+    session_id = work_session_id(item)
     shift_id = _int_id(item.get("shift"))
     shift = lookups.shifts.get(shift_id) if shift_id is not None else None
     if shift_id is not None and shift is None:
