@@ -89,6 +89,18 @@ class Lookups:
                 continue
             target[ident] = item
 
+    def of_session(self, kind: str, session_id: str, item: dict[str, Any],
+                   shift: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The work session's `employee` or `position`, else its shift's: (id, record).
+        Raises RecordError naming which is missing."""
+        ident = _int_id(item.get(kind)) or _int_id(shift.get(kind))
+        if ident is None:
+            raise RecordError(kind, f"work session {session_id} names no {kind} (nor does its shift)")
+        found = getattr(self, f"{kind}s").get(ident)
+        if found is None:
+            raise RecordError(kind, f"{kind} {ident} is not in the {kind}s export")
+        return ident, found
+
     def site_of_account(self, account: int) -> str:
         client = self.clients.get(account)
         if client is None:
@@ -253,18 +265,8 @@ def map_work_session(item: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
     if shift_id is not None and shift is None:
         raise RecordError("shift", f"shift {shift_id} is not in the shifts export: its schedule is unknown")
     shift = shift or {}
-    employee_id = _int_id(item.get("employee")) or _int_id(shift.get("employee"))
-    if employee_id is None:
-        raise RecordError("employee", f"work session {session_id} names no employee (nor does its shift)")
-    employee = lookups.employees.get(employee_id)
-    if employee is None:
-        raise RecordError("employee", f"employee {employee_id} is not in the employees export")
-    position_id = _int_id(item.get("position")) or _int_id(shift.get("position"))
-    if position_id is None:
-        raise RecordError("position", f"work session {session_id} names no position (nor does its shift)")
-    position = lookups.positions.get(position_id)
-    if position is None:
-        raise RecordError("position", f"position {position_id} is not in the positions export")
+    employee_id, employee = lookups.of_session("employee", session_id, item, shift)
+    position_id, position = lookups.of_session("position", session_id, item, shift)
     account = _int_id(item.get("account")) or _int_id(position.get("account")) or _int_id(shift.get("account"))
     if account is None:
         raise RecordError("account", f"work session {session_id}: neither it, its position nor its shift names "
