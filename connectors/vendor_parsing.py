@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -602,3 +602,56 @@ def file_kind(path: Path, kinds: Iterable[str]) -> str | None:
     """The first of `kinds` the file name starts with (order matters: `entities` before `entity`)."""
     name = path.name.lower()
     return next((k for k in kinds if name.startswith(k)), None)
+
+
+HISTORY = "history_"  # `history_<alarm id>.json`: one alarm's history (Milestone, Avigilon)
+
+
+@dataclass
+class ExportFolder:
+    """A video vendor's export folder as read: the positioned items of each kind of answer,
+    each alarm's history by alarm id, the files read (by the kind whose table they feed), and
+    the devices each dated inventory snapshot listed."""
+
+    items: dict[str, list[tuple[str, int, Any]]]
+    histories: dict[str, list[tuple[str, int, Any]]]
+    files: dict[str, list[FileRead]]
+    sightings: Sightings
+
+
+def read_export_folder(folder: Path, source: str, kinds: tuple[str, ...], refused: list[Quarantined], *,
+                       items_of: Callable[[Any, str, str], list[Any]], inventory: str,
+                       device_id: Callable[[dict[str, Any]], str | None],
+                       history_id: Callable[[Path], str] = lambda path: path.stem[len(HISTORY):]) -> ExportFolder:
+    """Every JSON answer in `folder` but the mapping file, told apart by how its name starts
+    (`kinds`, which name `alarms` and `events`; HISTORY files are alarm histories, keyed by
+    `history_id`). `items_of(data, path, kind)` lists an answer's items, refusing into `refused`
+    an answer that is none; an unreadable file, or one of no kind, is refused whole (and
+    counted with the events). The items of the `inventory` kind are sighted on the date their
+    file's name carries (by `device_id`)."""
+    read_folder = ExportFolder({k: [] for k in kinds}, {}, {k: [] for k in kinds}, Sightings())
+    expected = [f"{kind}<alarm id>*" if kind == HISTORY else f"{kind}*" for kind in kinds]
+    for path in sorted(folder.rglob("*.json")):
+        if path.name == MAPPING_FILE:
+            continue
+        kind = file_kind(path, kinds)
+        data, read = read_json(path, source, refused)
+        read_folder.files["events" if kind is None else "alarms" if kind == HISTORY else kind].append(read)
+        if kind is None:
+            refused.append(Quarantined(source, str(path), None, None, None,
+                                       f"unrecognised export file: expected {', '.join(expected[:-1])} or "
+                                       f"{expected[-1]}.json", f"sha256:{read.sha256}"))
+            continue
+        if data is None:
+            continue
+        items = items_of(data, str(path), kind)
+        read.rows_read = len(items)
+        rows = [(str(path), n, item) for n, item in enumerate(items, start=1)]
+        if kind == HISTORY:
+            read_folder.histories.setdefault(history_id(path), []).extend(rows)
+            continue
+        read_folder.items[kind].extend(rows)
+        if kind == inventory:
+            read_folder.sightings.add(snapshot_date(path), [ident for ident in (device_id(item) for item in items
+                                                                                if isinstance(item, dict)) if ident])
+    return read_folder

@@ -31,27 +31,25 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.base import ParseResult, Quarantined
 from connectors.vendor_parsing import (
+    HISTORY,
     MAPPING_FILE,
     Mapping,
     RecordError,
-    Sightings,
     alarm_source_ref,
     check_response,
     classify_name,
     extra_json,
-    file_kind,
     finish,
     id_text,
     iso_ms,
     load_mapping,
     merge,
     parse_utc,
-    read_json,
+    read_export_folder,
     record,
     refuse,
-    snapshot_date,
 )
 
 SOURCE = "avigilon"
@@ -63,7 +61,7 @@ EVENT_TYPES = {
     "DEVICE_MOTION_STOP": "motion_end",
 }
 NO_EVENT = "-1"  # `linkedEventId` of an event linked to nothing
-KINDS = ("cameras", "alarms", "history_", "events")
+KINDS = ("cameras", "alarms", HISTORY, "events")
 
 
 def result_list(data: Any, path: str, source: str, refused: list[Quarantined], key: str | None) -> list[Any]:
@@ -124,36 +122,13 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source, fold_case=False)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
-    histories: dict[str, list[tuple[str, int, Any]]] = {}
-    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
-    sightings = Sightings()
-    for path in sorted(folder.rglob("*.json")):
-        if path.name == MAPPING_FILE:
-            continue
-        kind = file_kind(path, KINDS)
-        data, read = read_json(path, source, refused)
-        files["events" if kind is None else "alarms" if kind == "history_" else kind].append(read)
-        if kind is None:
-            refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected cameras*, alarms*, history_<alarm id>* "
-                                       "or events*.json", f"sha256:{read.sha256}"))
-            continue
-        if data is None:
-            continue
-        items = result_list(data, str(path), source, refused, None if kind == "history_" else kind)
-        read.rows_read = len(items)
-        rows = [(str(path), n, item) for n, item in enumerate(items, start=1)]
-        if kind == "history_":
-            histories.setdefault(path.stem[len("history_"):], []).extend(rows)
-            continue
-        kinds[kind].extend(rows)
-        if kind == "cameras":
-            sightings.add(snapshot_date(path), [c for c in (id_text(i.get("id")) for i in items
-                                                            if isinstance(i, dict)) if c])
+    export = read_export_folder(
+        folder, source, KINDS, refused, inventory="cameras", device_id=lambda camera: id_text(camera.get("id")),
+        items_of=lambda data, path, kind: result_list(data, path, source, refused, None if kind == HISTORY else kind))
+    kinds, sightings, files = export.items, export.sightings, export.files
     devices, cameras = parse_cameras(kinds["cameras"], mapping, camera_servers(kinds["events"]), source,
                                      first_seen=sightings.first_seen, last_active=sightings.last_active)
-    incidents, alarm_events = parse_alarms(kinds["alarms"], histories, cameras, mapping, source)
+    incidents, alarm_events = parse_alarms(kinds["alarms"], export.histories, cameras, mapping, source)
     events = merge(source, "device_events", [parse_events(kinds["events"], mapping, source), alarm_events])
     devices.files, incidents.files, events.files = files["cameras"], files["alarms"], files["events"]
     events.quarantined[:0] = refused

@@ -30,17 +30,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.base import ParseResult, Quarantined
 from connectors.vendor_parsing import (
     MAPPING_FILE,
     Mapping,
     RecordError,
-    Sightings,
     alarm_source_ref,
     check_response,
     classify_name,
     extra_json,
-    file_kind,
     finish,
     guid_text,
     id_text,
@@ -48,10 +46,9 @@ from connectors.vendor_parsing import (
     merge,
     optional_utc,
     parse_utc,
-    read_json,
+    read_export_folder,
     record,
     refuse,
-    snapshot_date,
     utc_date,
 )
 
@@ -194,29 +191,10 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
-    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
-    sightings = Sightings()
-    for path in sorted(folder.rglob("*.json")):
-        if path.name == MAPPING_FILE:
-            continue
-        kind = file_kind(path, KINDS)
-        data, read = read_json(path, source, refused)
-        if kind is None:
-            refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected entities*, entity*, alarms* or "
-                                       "events*.json", f"sha256:{read.sha256}"))
-            files["events"].append(read)
-            continue
-        files[kind].append(read)
-        if data is None:
-            continue
-        rows = report_rows(data, str(path), source, refused)
-        read.rows_read = len(rows)
-        kinds[kind].extend((str(path), n, item) for n, item in enumerate(rows, start=1))
-        if kind == "entities":
-            sightings.add(snapshot_date(path), [g for g in (guid_text(r.get("Guid")) for r in rows
-                                                            if isinstance(r, dict)) if g])
+    export = read_export_folder(folder, source, KINDS, refused, inventory="entities",
+                                device_id=lambda entity: guid_text(entity.get("Guid")),
+                                items_of=lambda data, path, _: report_rows(data, path, source, refused))
+    kinds, sightings, files = export.items, export.sightings, export.files
     devices, entities = parse_entities(kinds["entities"] + kinds["entity"], mapping, source,
                                        first_seen=sightings.first_seen, last_active=sightings.last_active)
     incidents, alarm_events = parse_alarms(kinds["alarms"], entities, mapping, source)
