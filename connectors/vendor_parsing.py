@@ -309,6 +309,17 @@ def alarm_source_ref(source: str, alarm_id: str) -> str:
     return f"{source}:alarm/{alarm_id}"
 
 
+def alarm_triggered(incident_id: str, site_id: str, device_id: str | None, triggered: datetime, incident_ref: str,
+                    vendor_ref: str, extra: str) -> dict[str, Any]:
+    """An alarm nobody has answered (yet), kept as evidence: an `alarm_triggered` device event
+    whose id (`alarm-<incident id>`) and `incident_ref` (the incident's source_ref) name the
+    incident it becomes once answered. `extra` should hold only what does not change while the
+    alarm is open, so the same open alarm pulled twice is one record, not a new version."""
+    return {"record_id": f"alarm-{incident_id}", "site_id": site_id, "device_id": device_id,
+            "event_type": "alarm_triggered", "occurred_at": triggered, "incident_ref": incident_ref,
+            "vendor_ref": vendor_ref, "extra": extra}
+
+
 # ============================================================================ inventory history
 
 def snapshot_date(path: Path | str, *, compact: bool = False) -> date | None:

@@ -38,6 +38,7 @@ from connectors.vendor_parsing import (
     Mapping,
     RecordError,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
@@ -280,11 +281,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
             base = record(source, where, act.position, {"alarm": alarm_id, "triggered": iso_ms(act.triggered)})
             ref = alarm_source_ref(source, record_id)
             if act.claimed is None or act.acknowledged is None:
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id, "device_id": camera,
-                               "event_type": "alarm_triggered", "occurred_at": act.triggered, "incident_ref": ref,
-                               "vendor_ref": record_id,
-                               "extra": extra_json({"alarmId": alarm_id, "alarmName": alarm.get("name"),
-                                                    "type": alarm.get("type")}, set())})
+                static = {"alarmId": alarm_id, "alarmName": alarm.get("name"), "type": alarm.get("type")}
+                events.append({**base, **alarm_triggered(record_id, site_id, camera, act.triggered, ref, record_id,
+                                                         extra_json(static, set()))})
                 continue
             try:
                 check_response(act.claimed, act.acknowledged, "ACKNOWLEDGED.timestamp")

@@ -36,6 +36,7 @@ from connectors.vendor_parsing import (
     Mapping,
     RecordError,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
@@ -293,10 +294,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping:
                 # only what never changes while the alarm is open, so the same open alarm
                 # pulled twice is the same record, not a new version
                 static = {k: item.get(k) for k in ("Alarm", "TriggerEntity", "TriggerEvent", "Priority")}
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id,
-                               "device_id": guid_text(item.get("TriggerEntity")), "event_type": "alarm_triggered",
-                               "occurred_at": opened, "incident_ref": alarm_source_ref(source, record_id),
-                               "vendor_ref": record_id, "extra": extra_json(static, set(), AlarmName=alarm_name)})
+                events.append({**base, **alarm_triggered(
+                    record_id, site_id, guid_text(item.get("TriggerEntity")), opened,
+                    alarm_source_ref(source, record_id), record_id, extra_json(static, set(), AlarmName=alarm_name))})
                 continue
             check_response(investigated, acked, "AckedTime")
             incidents.append({

@@ -34,6 +34,7 @@ from connectors.vendor_parsing import (
     Mapping,
     RecordError,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
@@ -260,6 +261,16 @@ def response_of(item: dict[str, Any], history: list[tuple[str, int, Any]]) -> tu
     return started, ended, user or (id_text(assigned.get("displayName")) if isinstance(assigned, dict) else None)
 
 
+def item_guid(item: Any) -> str:
+    """An alarm's or event's `id`, our record id (a GUID, lower-cased). Raises RecordError."""
+    if not isinstance(item, dict):
+        raise RecordError(None, "item is not a JSON object")
+    record_id = guid_text(item.get("id"))
+    if record_id is None:
+        raise RecordError("id", "missing id")
+    return record_id
+
+
 def classify(item: dict[str, Any], mapping: Mapping) -> str:
     name = id_text(item.get("name"))
     found = mapping.classification(guid_text(item.get("id")), name) or classify_name(name)
@@ -279,11 +290,7 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
         base = record(source, file_path, position, item)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "item is not a JSON object")
-            record_id = guid_text(item.get("id"))
-            if record_id is None:
-                raise RecordError("id", "missing id")
+            record_id = item_guid(item)
             opened = parse_utc(item.get("timestamp"), "timestamp")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             history = histories.get(record_id, [])
@@ -298,11 +305,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
                                                  f"(history_{record_id}.json, /alarms/{{id}}/history) is not in the "
                                                  "export: no response times")
                 static = {k: item.get(k) for k in ("localId", "name", "source", "priority")}
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id,
-                               "device_id": configuration.device_id(item.get("source")),
-                               "event_type": "alarm_triggered",
-                               "occurred_at": opened, "incident_ref": ref, "vendor_ref": str(item["id"]),
-                               "extra": extra_json(static, set())})
+                events.append({**base, **alarm_triggered(
+                    record_id, site_id, configuration.device_id(item.get("source")), opened, ref, str(item["id"]),
+                    extra_json(static, set()))})
                 continue
             check_response(started, ended, "history")
             incidents.append({
@@ -324,11 +329,7 @@ def parse_events(items: list[tuple[str, int, Any]], configuration: Configuration
     for file_path, position, item in items:
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "item is not a JSON object")
-            record_id = guid_text(item.get("id"))
-            if record_id is None:
-                raise RecordError("id", "missing id")
+            record_id = item_guid(item)
             occurred = parse_utc(item.get("time"), "time")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             kind = guid_text(item.get("type"))
