@@ -196,6 +196,17 @@ def id_text(value: Any) -> str | None:
     return text or None
 
 
+def required_id(item: Any, fld: str, *, read: Callable[[Any], str | None] = id_text, what: str = "item") -> str:
+    """`item[fld]` read as an id (`read`: id_text, guid_text), the first thing every record needs.
+    Raises RecordError for an item that is not a JSON object (`what` names it) or has no id."""
+    if not isinstance(item, dict):
+        raise RecordError(None, f"{what} is not a JSON object")
+    ident = read(item.get(fld))
+    if ident is None:
+        raise RecordError(fld, f"missing {fld}")
+    return ident
+
+
 def guid_text(value: Any) -> str | None:
     """A GUID lower-cased; .NET's empty GUID (a nullable GUID the SDK filled in) is none."""
     text = id_text(value)
@@ -318,6 +329,19 @@ def alarm_triggered(incident_id: str, site_id: str, device_id: str | None, trigg
     return {"record_id": f"alarm-{incident_id}", "site_id": site_id, "device_id": device_id,
             "event_type": "alarm_triggered", "occurred_at": triggered, "incident_ref": incident_ref,
             "vendor_ref": vendor_ref, "extra": extra}
+
+
+def latest_listings(items: list[tuple[str, int, Any]], source: str, refused: list[Quarantined], *,
+                    read: Callable[[Any], str | None] = id_text) -> dict[str, tuple[str, int, Any]]:
+    """Each device by its `id`, from the last listing read: inventory snapshots list a device
+    again and again, and the newest is its state. An item with no id is refused."""
+    latest: dict[str, tuple[str, int, Any]] = {}
+    for file_path, position, item in items:
+        try:
+            latest[required_id(item, "id", read=read)] = (file_path, position, item)
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, position, None, exc, item))
+    return latest
 
 
 # ============================================================================ inventory history

@@ -45,12 +45,14 @@ from connectors.vendor_parsing import (
     finish,
     id_text,
     iso_ms,
+    latest_listings,
     load_mapping,
     merge,
     parse_utc,
     read_export_folder,
     record,
     refuse,
+    required_id,
 )
 
 SOURCE = "avigilon"
@@ -143,16 +145,8 @@ def parse_cameras(items: list[tuple[str, int, Any]], mapping: Mapping, servers: 
     """Cameras -> devices, each from its latest listing. Avigilon sends no date added: a camera
     was installed the first day an inventory snapshot (or pull) listed it, and retired the day
     before the first one that no longer does."""
-    latest: dict[str, tuple[str, int, Any]] = {}
     refused: list[Quarantined] = []
-    for file_path, position, item in items:
-        ident = id_text(item.get("id")) if isinstance(item, dict) else None
-        if ident is None:
-            problem = RecordError("id", "missing id") if isinstance(item, dict) else RecordError(
-                None, "item is not a JSON object")
-            refused.append(refuse(source, file_path, position, None, problem, item))
-            continue
-        latest[ident] = (file_path, position, item)
+    latest = latest_listings(items, source, refused)
     cameras = Cameras(items={k: v[2] for k, v in latest.items()})
     rows: list[dict[str, Any]] = []
     for ident, (file_path, position, item) in latest.items():
@@ -261,12 +255,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
                 "id", f"history of alarm {alarm_id}, which the alarms export (alarms*.json) does not list: "
                       "no name, camera or site for it"), entry))
     for file_path, position, alarm in items:
-        alarm_id = id_text(alarm.get("id")) if isinstance(alarm, dict) else None
+        alarm_id = None
         try:
-            if not isinstance(alarm, dict):
-                raise RecordError(None, "alarm is not a JSON object")
-            if alarm_id is None:
-                raise RecordError("id", "missing id")
+            alarm_id = required_id(alarm, "id", what="alarm")
             history = histories.get(alarm_id, [])
             found = activations(history)
             if not found:
@@ -313,11 +304,7 @@ def parse_events(items: list[tuple[str, int, Any]], mapping: Mapping, source: st
     for file_path, position, item in items:
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "event is not a JSON object")
-            record_id = id_text(item.get("thisId"))
-            if record_id is None:
-                raise RecordError("thisId", "missing thisId")
+            record_id = required_id(item, "thisId", what="event")
             occurred = parse_utc(item.get("timestamp"), "timestamp", require="Z")
             server = id_text(item.get("originatingServerId"))
             site_id = mapping.site_of(server) if server else None

@@ -50,6 +50,7 @@ from connectors.vendor_parsing import (
     read_export_folder,
     record,
     refuse,
+    required_id,
     utc_date,
 )
 
@@ -221,12 +222,9 @@ def parse_entities(items: list[tuple[str, int, Any]], mapping: Mapping, source: 
     refused: list[Quarantined] = []
     done: set[str] = set()
     for file_path, position, item in items:
-        guid = guid_text(item.get("Guid")) if isinstance(item, dict) else None
+        guid = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "row is not a JSON object")
-            if guid is None:
-                raise RecordError("Guid", "missing Guid")
+            guid = required_id(item, "Guid", read=guid_text, what="row")
             if guid in done:
                 continue
             details = entities.by_guid.get(guid)
@@ -280,11 +278,7 @@ def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping:
         base = record(source, file_path, position, item)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "row is not a JSON object")
-            record_id = id_text(item.get("InstanceId"))
-            if record_id is None:
-                raise RecordError("InstanceId", "missing InstanceId")
+            record_id = required_id(item, "InstanceId", what="row")
             opened = utc(item.get("TriggerTime"), "TriggerTime")
             site_id = site_of(item.get("TriggerEntity"), mapping, entities, "TriggerEntity")
             investigated = optional(item.get("InvestigatedTime"), "InvestigatedTime")

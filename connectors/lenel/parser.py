@@ -41,6 +41,7 @@ from connectors.vendor_parsing import (
     record,
     record_content,
     refuse,
+    required_id,
     snapshot_date,
 )
 
@@ -196,11 +197,7 @@ def parse_event_items(items: list[tuple[str, int, Any]], sites: SiteMap, source:
         item = lower_keys(raw)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "item is not a JSON object")
-            serial = id_text(item.get("serial_number"))
-            if serial is None:
-                raise RecordError("serial_number", "missing serial_number")
+            serial = required_id(item, "serial_number")
             controller = id_text(item.get("controller_id"))
             record_id = f"{controller}-{serial}" if controller else serial
             site = sites.lookup(item.get("controller_id"))

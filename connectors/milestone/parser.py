@@ -42,6 +42,7 @@ from connectors.vendor_parsing import (
     guid_text,
     id_text,
     is_dotnet_empty,
+    latest_listings,
     load_mapping,
     merge,
     optional_utc,
@@ -49,6 +50,7 @@ from connectors.vendor_parsing import (
     read_export_folder,
     record,
     refuse,
+    required_id,
     utc_date,
 )
 
@@ -176,17 +178,9 @@ def parse_cameras(cameras: list[tuple[str, int, Any]], hardware: list[tuple[str,
     configuration = Configuration(
         cameras={guid_text(i.get("id")): i for _, _, i in cameras if isinstance(i, dict) and guid_text(i.get("id"))},
         hardware={guid_text(i.get("id")): i for _, _, i in hardware if isinstance(i, dict) and guid_text(i.get("id"))})
-    latest: dict[str, tuple[str, int, Any]] = {}
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, position, item in cameras:
-        ident = guid_text(item.get("id")) if isinstance(item, dict) else None
-        if ident is None:
-            problem = RecordError("id", "missing id") if isinstance(item, dict) else RecordError(
-                None, "item is not a JSON object")
-            refused.append(refuse(source, file_path, position, None, problem, item))
-            continue
-        latest[ident] = (file_path, position, item)
+    latest = latest_listings(cameras, source, refused, read=guid_text)
     for ident, (file_path, position, item) in latest.items():
         try:
             created = optional_utc(item.get("createdDate"), "createdDate")
@@ -261,16 +255,6 @@ def response_of(item: dict[str, Any], history: list[tuple[str, int, Any]]) -> tu
     return started, ended, user or (id_text(assigned.get("displayName")) if isinstance(assigned, dict) else None)
 
 
-def item_guid(item: Any) -> str:
-    """An alarm's or event's `id`, our record id (a GUID, lower-cased). Raises RecordError."""
-    if not isinstance(item, dict):
-        raise RecordError(None, "item is not a JSON object")
-    record_id = guid_text(item.get("id"))
-    if record_id is None:
-        raise RecordError("id", "missing id")
-    return record_id
-
-
 def classify(item: dict[str, Any], mapping: Mapping) -> str:
     name = id_text(item.get("name"))
     found = mapping.classification(guid_text(item.get("id")), name) or classify_name(name)
@@ -290,7 +274,7 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
         base = record(source, file_path, position, item)
         record_id = None
         try:
-            record_id = item_guid(item)
+            record_id = required_id(item, "id", read=guid_text)
             opened = parse_utc(item.get("timestamp"), "timestamp")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             history = histories.get(record_id, [])
@@ -329,7 +313,7 @@ def parse_events(items: list[tuple[str, int, Any]], configuration: Configuration
     for file_path, position, item in items:
         record_id = None
         try:
-            record_id = item_guid(item)
+            record_id = required_id(item, "id", read=guid_text)
             occurred = parse_utc(item.get("time"), "time")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             kind = guid_text(item.get("type"))
