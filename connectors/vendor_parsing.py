@@ -331,19 +331,6 @@ def alarm_triggered(incident_id: str, site_id: str, device_id: str | None, trigg
             "vendor_ref": vendor_ref, "extra": extra}
 
 
-def latest_listings(items: list[tuple[str, int, Any]], source: str, refused: list[Quarantined], *,
-                    read: Callable[[Any], str | None] = id_text) -> dict[str, tuple[str, int, Any]]:
-    """Each device by its `id`, from the last listing read: inventory snapshots list a device
-    again and again, and the newest is its state. An item with no id is refused."""
-    latest: dict[str, tuple[str, int, Any]] = {}
-    for file_path, position, item in items:
-        try:
-            latest[required_id(item, "id", read=read)] = (file_path, position, item)
-        except RecordError as exc:
-            refused.append(refuse(source, file_path, position, None, exc, item))
-    return latest
-
-
 # ============================================================================ inventory history
 
 def snapshot_date(path: Path | str, *, compact: bool = False) -> date | None:
@@ -360,6 +347,19 @@ def snapshot_date(path: Path | str, *, compact: bool = False) -> date | None:
         return date.fromisoformat(match.group(1))
     except ValueError:
         return None
+
+
+def latest_listings(items: list[tuple[str, int, Any]], source: str, refused: list[Quarantined], *,
+                    read: Callable[[Any], str | None] = id_text) -> dict[str, tuple[str, int, Any]]:
+    """Each device by its `id`, from the last listing read: inventory snapshots list a device
+    again and again, and the newest is its state. An item with no id is refused."""
+    latest: dict[str, tuple[str, int, Any]] = {}
+    for file_path, position, item in items:
+        try:
+            latest[required_id(item, "id", read=read)] = (file_path, position, item)
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, position, None, exc, item))
+    return latest
 
 
 @dataclass
