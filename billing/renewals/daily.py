@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from billing.delivery import route
+from billing.links import public_url
 from billing.messaging.channels import Channels
 from billing.messaging.outbox import SendSummary, deliver, settle_interrupted
 from billing.renewals import messages, store
@@ -20,6 +22,7 @@ from billing.renewals.decisions import lock_client, renew
 from billing.renewals.options import monitoring_ladder, options_for, price_rows
 from billing.renewals.summary import billed_summary
 from billing.renewals.timeline import offer_due, steps_due
+from billing.short_links import shorten
 
 STEP_TEMPLATES = {"reminder": "renewal_reminder", "auto_notice": "renewal_auto_notice"}
 STEP_COLUMNS = {"reminder": "reminded_on", "auto_notice": "auto_notice_on", "sales_alert": "sales_alerted_on"}
@@ -55,7 +58,23 @@ class _Day:
             self._ladders[currency] = monitoring_ladder(self.contracts, currency, currencies)
         return self._ladders[currency]
 
+    def offer_links(self, renewal: dict, client: dict) -> tuple[str, str]:
+        """The signed link to the offer page (recorded with the message) and the one the
+        message shows: a short link in an SMS (billing/short_links.py)."""
+        path = messages.offer_path(renewal["client_id"], renewal["contract_id"], renewal["end_date"])
+        link = public_url() + path
+        if route(client).channel != "sms":
+            return link, link
+        with self.conn, self.conn.cursor() as cur:
+            return link, shorten(cur, renewal["client_id"], path, renewal["end_date"])
+
     def send(self, message, renewal: dict, template: str, for_date: date, link: str | None = None) -> None:
+        if message.channel == "portal":
+            # the portal channel: a notice on the client's portal page, pointed to by email
+            with self.conn, self.conn.cursor() as cur:
+                cur.execute("""insert into billing.portal_notices (client_id, message_key, title, posted_on)
+                               values (%s, %s, %s, %s) on conflict (message_key) do nothing""",
+                            (renewal["client_id"], message.message_key, message.subject, for_date))
         deliver(self.conn, self.channels, message, client_id=renewal["client_id"], template=template,
                 for_date=for_date, summary=self.summary.messages, contract_id=renewal["contract_id"], link=link,
                 backoff_seconds=self.backoff)
@@ -77,9 +96,9 @@ def _offer(run: _Day, contract: dict, day: date) -> None:
         return
     renewal = store.renewals(run.conn, contract_id=contract["contract_id"])[contract["contract_id"]]
     run.conn.commit()
-    link = messages.offer_link(renewal["client_id"], renewal["contract_id"], renewal["end_date"])
     client = run.clients[renewal["client_id"]]
-    run.send(messages.offer_message("renewal_offer", renewal, client, run.company, link), renewal, "renewal_offer",
+    link, shown = run.offer_links(renewal, client)
+    run.send(messages.offer_message("renewal_offer", renewal, client, run.company, shown), renewal, "renewal_offer",
              day, link)
     run.summary.record("offer", renewal["contract_id"])
 
@@ -88,9 +107,9 @@ def _step(run: _Day, renewal: dict, step: str, day: date) -> None:
     client = run.clients.get(renewal["client_id"]) or {"client_id": renewal["client_id"],
                                                        "client_name": renewal["client_id"]}
     if step in STEP_TEMPLATES:
-        link = messages.offer_link(renewal["client_id"], renewal["contract_id"], renewal["end_date"])
+        link, shown = run.offer_links(renewal, client)
         template = STEP_TEMPLATES[step]
-        run.send(messages.offer_message(template, renewal, client, run.company, link), renewal, template, day, link)
+        run.send(messages.offer_message(template, renewal, client, run.company, shown), renewal, template, day, link)
     elif step == "sales_alert":
         recipient = run.company.get("sales_email") or run.company.get("email")
         if recipient:

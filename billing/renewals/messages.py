@@ -25,9 +25,15 @@ _env = jinja2.Environment(
 )
 
 
+def offer_path(client_id: str, contract_id: str, valid_through: date) -> str:
+    """The portal path of the offer page with its signed token, working through the
+    contract's last day."""
+    return f"/portal/{token_for(client_id, f'renewal:{contract_id}', valid_through)}/renewal"
+
+
 def offer_link(client_id: str, contract_id: str, valid_through: date) -> str:
-    """The signed link to the portal's offer page, working through the contract's last day."""
-    return f"{public_url()}/portal/{token_for(client_id, f'renewal:{contract_id}', valid_through)}/renewal"
+    """The full signed link to the offer page."""
+    return public_url() + offer_path(client_id, contract_id, valid_through)
 
 
 @dataclass

@@ -153,8 +153,13 @@ def test_renewal_accepted_on_the_last_day_before_the_end_date(story):
                          ("sales_alert", "internal", date(2026, 9, 15)),
                          ("renewal_confirmation", "sms", date(2026, 10, 14))]
     sms = json.loads(story.channels.sms.path_for("K-102-M:renewal_offer:sms").read_text())
-    assert sms["to"] == "+1 555 010 102" and "/portal/" in sms["body"] and sms["body"].endswith("/renewal")
-    assert len(sms["body"]) <= 1600
+    assert sms["to"] == "+1 555 010 102" and len(sms["body"]) <= 1600
+    short = sms["body"].rsplit(" ", 1)[1]  # a short link to the signed offer page
+    [(target,)] = _rows(story.conn, "select target from billing.short_links where code = %s", short.rsplit("/", 1)[1])
+    [(recorded,)] = _rows(story.conn, "select link from billing.messages where dedupe_key = %s",
+                          "K-102-M:renewal_offer:sms")
+    assert short.startswith("http://127.0.0.1:8080/portal/s/") and target.endswith("/renewal")
+    assert recorded == "http://127.0.0.1:8080" + target
     row = _renewal(story, "K-102-M")
     assert (row["option"], row["new_contract_id"], row["decided_by"]) == ("longer_term", "K-102-M-R1", "Pat Client")
     start, end, terms = _in_force(story, "K-102-M-R1")
@@ -194,6 +199,9 @@ def test_leap_day_end_auto_renews_for_the_same_length(story):
     assert [(m[0], m[1], m[2]) for m in _messages(story, "K-103-G")] == [
         ("renewal_offer", "portal", date(2027, 12, 1)), ("renewal_reminder", "portal", date(2027, 12, 31)),
         ("renewal_auto_notice", "portal", date(2028, 1, 30)), ("renewal_confirmation", "portal", date(2028, 3, 1))]
+    assert _rows(story.conn, "select title, posted_on from billing.portal_notices where client_id = 'C-103' "
+                             "order by posted_on")[0] == (
+        "Your contract K-103-G ends on 2028-02-29: renewal offer (Sentinel Guard Services LLC)", date(2027, 12, 1))
     row = _renewal(story, "K-103-G")
     assert (row["option"], row["new_contract_id"], row["monthly_value"]) == ("same", "K-103-G-R1",
                                                                                 Decimal("2085.71"))
