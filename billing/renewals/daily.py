@@ -41,8 +41,9 @@ class RenewalRunSummary:
         return len(self.steps.get(step, []))
 
 
-class _Day:
-    """What one day's run reads once: contracts in force, their clients, the company."""
+class _Run:
+    """What a run reads once for all its days: the contracts in force, their clients, the
+    company (the marts do not change during a run), and how it sends."""
 
     def __init__(self, conn, channels: Channels, summary: RenewalRunSummary, backoff_seconds: float):
         self.conn, self.channels, self.summary, self.backoff = conn, channels, summary, backoff_seconds
@@ -80,7 +81,7 @@ class _Day:
                 backoff_seconds=self.backoff)
 
 
-def _offer(run: _Day, contract: dict, day: date) -> None:
+def _offer(run: _Run, contract: dict, day: date) -> None:
     currency = contract["currency"]
     summary = billed_summary(run.conn, contract, currency, day)
     options = options_for(contract["terms"] or {}, contract["start_date"], contract["end_date"], currency,
@@ -103,7 +104,7 @@ def _offer(run: _Day, contract: dict, day: date) -> None:
     run.summary.record("offer", renewal["contract_id"])
 
 
-def _step(run: _Day, renewal: dict, step: str, day: date) -> None:
+def _step(run: _Run, renewal: dict, step: str, day: date) -> None:
     client = run.clients.get(renewal["client_id"]) or {"client_id": renewal["client_id"],
                                                        "client_name": renewal["client_id"]}
     if step in STEP_TEMPLATES:
@@ -137,7 +138,7 @@ def _step(run: _Day, renewal: dict, step: str, day: date) -> None:
     run.summary.record(step, renewal["contract_id"])
 
 
-def run_day(run: _Day, day: date) -> None:
+def run_day(run: _Run, day: date) -> None:
     renewals = store.renewals(run.conn)
     run.conn.commit()
     for contract in run.contracts:
@@ -167,7 +168,7 @@ def run_days(conn, channels: Channels, first: date, last: date, backoff_seconds:
     """Every day first..last in order; idempotent."""
     summary = RenewalRunSummary()
     settle_interrupted(conn, channels, summary.messages)
-    run = _Day(conn, channels, summary, backoff_seconds)
+    run = _Run(conn, channels, summary, backoff_seconds)
     day = first
     while day <= last:
         run_day(run, day)

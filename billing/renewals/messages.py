@@ -13,6 +13,7 @@ import jinja2
 from billing.delivery import route
 from billing.links import public_url, token_for
 from billing.messaging.channels import OutgoingMessage
+from billing.renewals.options import dated_options
 from vigil import currency as currency_table
 
 SMS_LIMIT = 1600
@@ -73,10 +74,10 @@ def _summary_table(offer: dict) -> dict:
             "rows": rows}
 
 
-def _options_tables(offer: dict) -> list[dict]:
+def _options_tables(offer: dict, end_date: date) -> list[dict]:
     currency = offer["summary"]["currency"]
     tables = []
-    for option in offer["options"]:
+    for option in dated_options(offer, end_date):
         tables.append({
             "caption": f"{OPTION_TITLES[option['name']]} ({option['name']}): {option['start_date']} to "
                        f"{option['end_date']}, {option['length']} - {option['description']}",
@@ -99,14 +100,14 @@ def offer_message(template: str, renewal: dict, client: dict, company: dict, lin
     """renewal_offer, renewal_reminder or renewal_auto_notice."""
     offer, contract_id, end = renewal["offer"], renewal["contract_id"], renewal["end_date"]
     start = end + timedelta(days=1)
-    same = next(option for option in offer["options"] if option["name"] == "same")
+    same = next(option for option in dated_options(offer, end) if option["name"] == "same")
     auto = (f"Your contract renews automatically on {start} on the same terms for the same length "
             f"({same['length']}, to {same['end_date']}) unless you decline by {end}.")
     if template == "renewal_auto_notice":
         title = f"Contract {contract_id} renews on {start}"
         paragraphs = [auto, "Nothing is needed to keep your service. To decline, or to choose another option, "
                             "use the link below before the contract's last day."]
-        tables = _options_tables(offer)
+        tables = _options_tables(offer, end)
     else:
         title = (f"Reminder: your contract {contract_id} ends on {end}" if template == "renewal_reminder"
                  else f"Your contract {contract_id} ends on {end}: renewal offer")
@@ -114,7 +115,7 @@ def offer_message(template: str, renewal: dict, client: dict, company: dict, lin
                       f"Choose how to renew from {start}, or decline, with the link below."]
         if renewal["auto_renew"]:
             paragraphs.append(auto)
-        tables = [_summary_table(offer), *_options_tables(offer)]
+        tables = [_summary_table(offer), *_options_tables(offer, end)]
     subject = title + f" ({company['company_name']})"
     return _outgoing(contract_id, subject, Body(title, paragraphs, tables, link), client, template)
 

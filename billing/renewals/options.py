@@ -206,6 +206,16 @@ class Option:
                 "prices": [row.to_dict() for row in price_rows(self.terms, currency)], "terms": self.terms}
 
 
+def dated_options(offer: dict, end_date: date) -> list[dict]:
+    """The offer's options with their dates from `end_date`: an undecided renewal follows its
+    contract's end date (the contract file may move it after the offer went out)."""
+    dated = []
+    for option in offer["options"]:
+        start, end = Term.from_dict(option["term"]).period_after(end_date)
+        dated.append({**option, "start_date": start.isoformat(), "end_date": end.isoformat()})
+    return dated
+
+
 def options_for(terms: dict, start_date: date, end_date: date, currency: str,
                 ladder: list[tuple[str, Decimal]]) -> list[Option]:
     """The options offered for a contract running start_date..end_date."""

@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from billing.renewals.options import carried_terms, longer_term, monitoring_ladder, options_for, recurring_per_month
+from billing.renewals.options import (
+    carried_terms,
+    dated_options,
+    longer_term,
+    monitoring_ladder,
+    options_for,
+    recurring_per_month,
+)
 from billing.renewals.timeline import State, Term, Timeline, add_months, offer_due, status, steps_due, term_of
 
 
@@ -184,3 +191,14 @@ def test_documented_upgrade_replaces_the_prices_it_names():
     assert upgraded.terms["recurring"] == options["same"].terms["recurring"] and "renewal" not in upgraded.terms
     assert "renewal" in options["same"].terms  # still documented for the next renewal
     assert options["longer_term"].term == Term(months=24)
+
+
+def test_options_follow_a_moved_end_date():
+    """An undecided renewal follows its contract's end date: the options' dates move with it."""
+    options = options_for(MONITORING, date(2026, 1, 1), date(2026, 12, 31), "USD", [])
+    offer = {"options": [o.to_dict(date(2026, 12, 31), "USD") for o in options]}
+    assert [(o["start_date"], o["end_date"]) for o in offer["options"]] == [
+        ("2027-01-01", "2027-12-31"), ("2027-01-01", "2028-12-31")]
+    moved = dated_options(offer, date(2027, 1, 31))
+    assert [(o["start_date"], o["end_date"]) for o in moved] == [("2027-02-01", "2028-01-31"),
+                                                                  ("2027-02-01", "2029-01-31")]

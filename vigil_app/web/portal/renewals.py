@@ -19,6 +19,7 @@ from starlette.routing import Route
 from billing.links import LinkRefused, read_grant
 from billing.renewals.decisions import DecisionRefused, decide
 from billing.renewals.messages import OPTION_TITLES
+from billing.renewals.options import dated_options
 from vigil import clock, db
 from vigil_app.web import csrf
 from vigil_app.web.pages import forbidden, render
@@ -55,10 +56,11 @@ def _page(conn, token: str, client_id: str, contract_id: str, today, *, error: s
     columns = ("end_date", "auto_renew", "offered_on", "decision", "decided_on", "decided_by", "option",
                "new_contract_id", "new_terms", "offer", "client_name")
     renewal = dict(zip(columns, found, strict=True))
+    options = dated_options(renewal["offer"], renewal["end_date"])
     return render("portal/renewal.html.j2", status_code=status_code, renewal=renewal, contract_id=contract_id,
                   client_name=renewal["client_name"] or client_id, today=today, error=error,
                   open=renewal["decision"] is None and renewal["offered_on"] <= today <= renewal["end_date"],
-                  titles=OPTION_TITLES, csrf_token=csrf.token(token, f"{SCOPE_PREFIX}{contract_id}"))
+                  options=options, titles=OPTION_TITLES, csrf_token=csrf.token(token, f"{SCOPE_PREFIX}{contract_id}"))
 
 
 async def offer_page(request: Request) -> Response:
