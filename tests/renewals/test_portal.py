@@ -160,3 +160,20 @@ def test_accept_in_a_browser(offers, page, tmp_path, monkeypatch):  # noqa: F811
         assert "Renewed as K-203-M-R1" in page.locator("p.decision").inner_text()
         screenshot(page, tmp_path, "renewal-accepted")
     assert _decision(offers, "K-203-M") == ("accepted", date(2026, 12, 31), "Lee Cedar", "longer_term", "K-203-M-R1")
+
+
+def test_the_console_lists_the_pipeline_with_its_kpis(client, offers):
+    """Finance sees every contract in its renewal window, where it stands, and the KPIs."""
+    from tests.web.test_console_sessions import PASSWORD, _sign_in
+    from vigil_app import accounts
+
+    with offers.cursor() as cur:
+        cur.execute("truncate console.users, console.sessions, console.sign_in_attempts cascade")
+    offers.commit()
+    accounts.add_user(offers, "ana", "viewer", PASSWORD, actor="test")
+    assert _sign_in(client, "ana", PASSWORD).status_code == 303
+    page_text = client.get("/console/renewals").text
+    for number in (1, 2, 3):
+        assert f"K-20{number}-M" in page_text
+    assert "2026-12-31" in page_text and "79.00 USD" in page_text
+    assert "offer(s) pending" in page_text and "Renewal rate" in page_text
