@@ -11,8 +11,9 @@ billing.monthly_kpis with the same numbers.
   settled the invoice;
 - auto-pay rate (month of payment): share of the payments received that came from an
   auto-pay charge;
-- renewal rate (month the contract ends): share of the contracts ending, once ended, whose
-  client has a next contract starting from 60 days before to 31 days after the end;
+- renewal rate (month the contract ends): share of the contracts whose renewal was decided
+  (billing.renewals: accepted, auto-renewed, declined or expired, decided by the day) that
+  were renewed; the same rule as the renewals asset's KPI (billing/renewals/kpis.py);
 - leakage (month of service): records (shifts, incidents, tours) delivered and billed on no
   invoice, among those named by a finding whose record the rules do not bill (missing
   check-out or rate, bad interval, outside or ambiguous contract, unpriced incident, missed
@@ -31,8 +32,6 @@ import psycopg2.extras
 # Findings whose record is, by the rules, not billed until (or unless) someone decides.
 UNBILLED_TYPES = ("missing_checkout", "bad_interval", "missing_rate", "service_outside_contract", "ambiguous_contract",
                   "unpriced_incident", "missed_checkpoints")
-RENEWAL_BEFORE_DAYS = 60
-RENEWAL_AFTER_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,11 @@ select date_trunc('month', effective_date)::date as month, count(*) as payments,
 from billing.ledger_entries where entry_type = 'payment' group by 1
 """
 
-_RENEWALS = f"""
-select date_trunc('month', k.end_date)::date as month, count(*) as contracts_ending,
-       count(*) filter (where exists (
-           select 1 from marts.dim_contracts n
-           where n.client_id = k.client_id and n.contract_id <> k.contract_id and n.start_date > k.start_date
-             and n.start_date between k.end_date - {RENEWAL_BEFORE_DAYS} and k.end_date + {RENEWAL_AFTER_DAYS}))
-           as contracts_renewed
-from marts.dim_contracts k
-where k.end_date <= %(through)s
+_RENEWALS = """
+select date_trunc('month', end_date)::date as month, count(*) as contracts_ending,
+       count(*) filter (where decision in ('accepted', 'auto_renewed')) as contracts_renewed
+from billing.renewals
+where decision is not null and decided_on <= %(through)s
 group by 1
 """
 

@@ -162,26 +162,31 @@ def definitions_covering(definitions, first_data: date | None, timezone: str):
     return definitions
 
 
-def _billing_selection(definitions, collections: bool = True) -> list:
-    """Everything the daily job runs but the ingest, which has just run on its own (and
-    without collections, when asked: the demo issues its invoices before its clients act)."""
+def _billing_selection(definitions, invoices_only: bool = False) -> list:
+    """Everything the daily job runs but the ingest, which has just run on its own; with
+    `invoices_only`, not what follows an invoice either (collections, renewals): the demo
+    issues its invoices before its clients act on them."""
     import dagster as dg
 
     selection = dg.AssetSelection.all() - dg.AssetSelection.groups("sources") - dg.AssetSelection.groups("ingest")
-    if not collections:
-        selection = selection - dg.AssetSelection.groups("collections")
+    if invoices_only:
+        selection = selection - dg.AssetSelection.groups("collections", "renewals")
     return sorted(selection.resolve(definitions.resolve_asset_graph()))
 
 
-def run_range(inbox: Path, first: date | None, through: date, collections: bool = True) -> list[str]:
-    """Ingest `inbox`, then build, bill, deliver and collect every day first..through in one run
-    (`collections` False: everything but the collections assets)."""
+def run_range(inbox: Path, first: date | None, through: date, ingest: bool = True,
+              invoices_only: bool = False) -> list[str]:
+    """Ingest `inbox` (unless `ingest` is false: it was just ingested), then build, bill,
+    deliver and collect every day first..through in one run (`invoices_only`: without
+    collections and renewals)."""
     inbox = check_inputs(inbox, first, through)
     services.prepare_instance()
     use_payment_provider()
     with exclusive_run():
         definitions = _definitions()
-        runs = [_execute(definitions, "ingest_inbox_job", _ingest_config(inbox), {COMMAND_TAG: "run"})]
+        runs = []
+        if ingest:
+            runs.append(_execute(definitions, "ingest_inbox_job", _ingest_config(inbox), {COMMAND_TAG: "run"}))
         with db.transaction() as conn:
             business = clock.read_clock(conn)
             first_data = clock.first_data_day(conn, business.company_timezone)
@@ -197,7 +202,7 @@ def run_range(inbox: Path, first: date | None, through: date, collections: bool 
                 "daily_billing_job",
                 {"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: through.isoformat(), COMMAND_TAG: "run"},
-                asset_selection=_billing_selection(definitions, collections),
+                asset_selection=_billing_selection(definitions, invoices_only),
             )
         )
     return runs

@@ -151,7 +151,10 @@ def quarantine(conn) -> list[dict]:
 
 
 def messages(conn) -> list[dict]:
-    """Every message (interfaces.md section 5), with the delivery events providers reported."""
+    """Every message (interfaces.md section 5), with the delivery events providers reported
+    (billing/messaging/tracking.py)."""
+    from billing.messaging.tracking import delivery_events
+
     rows = _rows(
         conn,
         """select m.message_id, m.dedupe_key as message_key, m.client_id, i.invoice_number, m.contract_id, m.template,
@@ -159,11 +162,7 @@ def messages(conn) -> list[dict]:
            from billing.messages m left join billing.invoices i using (invoice_id)
            order by m.business_date, m.dedupe_key""",
     )
-    events: dict[int, list[dict]] = {}
-    for event in _rows(conn, """select message_id, event, occurred_at from billing.message_events
-                                where provider is not null order by occurred_at, event"""):
-        events.setdefault(event["message_id"], []).append({"type": event["event"],
-                                                           "at": event["occurred_at"].isoformat()})
+    events = delivery_events(conn)
     for row in rows:
         row["for_date"] = row["for_date"].isoformat()
         row["events"] = events.get(row.pop("message_id"), [])
@@ -236,12 +235,37 @@ def write_rows(rows: list[dict], out: Path, fmt: str = "jsonl", columns: tuple[s
     return len(rows)
 
 
+RENEWAL_DATES = ("end_date", "offered_on", "reminded_on", "sales_alerted_on", "auto_notice_on", "decided_on")
+
+
+def renewals(conn) -> list[dict]:
+    """One record per contract that reached its renewal window (interfaces.md section 5),
+    plus `auto_notice_on` (the day of renewal_auto_notice, docs/renewals.md)."""
+    from billing.renewals.store import state_of
+    from billing.renewals.timeline import status
+
+    out = []
+    for row in _rows(conn, "select * from billing.renewals order by end_date, contract_id"):
+        record = {"contract_id": row["contract_id"], "client_id": row["client_id"], "end_date": row["end_date"],
+                  "auto_renew": row["auto_renew"], "status": status(state_of(row)),
+                  "offered_on": row["offered_on"], "reminded_on": row["reminded_on"],
+                  "sales_alerted_on": row["sales_alerted_on"], "auto_notice_on": row["auto_notice_on"],
+                  "decided_on": row["decided_on"], "option": row["option"],
+                  "new_contract_id": row["new_contract_id"]}
+        for key in RENEWAL_DATES:
+            record[key] = record[key].isoformat() if record[key] else None
+        out.append(record)
+    return out
+
+
 def summary(conn, payments_mode: str) -> dict:
     """The state after a run (interfaces.md section 1): a second identical run prints the same.
     `payments.mode` is VIGIL_PAYMENTS, so every summary says when auto-pay is off."""
     from connectors.inbox import raw_counts
 
     counts = raw_counts(conn)
+    # renewal documents are written by billing/renewals, not ingested: the renewals line counts them
+    counts["ingested"].pop("renewals", None)
     for row in _rows(conn, "select source, count(*) as n from marts.fct_quarantine_unknown_sites group by source"):
         counts["quarantined"][row["source"]] = counts["quarantined"].get(row["source"], 0) + row["n"]
     finding_counts = {r["type"]: r["n"] for r in _rows(
@@ -274,6 +298,9 @@ def summary(conn, payments_mode: str) -> dict:
                   (select count(*) from billing.dunning_events where status = 'delinquent') as delinquent,
                   (select count(*) from billing.collection_handoffs) as in_collections""",
     )[0]
+    renewal_counts: dict[str, int] = {}
+    for record in renewals(conn):
+        renewal_counts[record["status"]] = renewal_counts.get(record["status"], 0) + 1
     return {
         "ingested": counts["ingested"],
         "quarantined": counts["quarantined"],
@@ -283,4 +310,5 @@ def summary(conn, payments_mode: str) -> dict:
                      "mode": payments_mode},
         "messages": messages,
         "collections": dunning,
+        "renewals": dict(sorted(renewal_counts.items())),
     }

@@ -1,13 +1,13 @@
-"""Provider events (collections.md section 5): what Stripe, SendGrid and Twilio report,
-stored once per (provider, event id) in billing.provider_events with the business day it
-arrived, then applied so that arriving late, twice or out of order changes nothing:
+"""Payment provider events (collections.md section 5): what Stripe reports, stored once per
+(provider, event id) in billing.provider_events with the business day it arrived, then
+applied so that arriving late, twice or out of order changes nothing:
 
 - Stripe `payment_intent.*` move the attempt named by the intent's `vigil_key` metadata
   forward through the state machine (billing/payments.settle), dated by the day of arrival;
 - Stripe `setup_intent.succeeded` with `vigil_client` metadata sets that client's payment
-  method (a replacement made through the provider's own page);
-- delivery events (`delivered`, `opened`, `clicked`, `bounced`, `dropped`, `failed`) attach
-  to their message (`attach_delivery_event`, for the SendGrid and Twilio webhooks).
+  method (a replacement made through the provider's own page).
+
+Delivery events of SendGrid and Twilio attach to their message (billing/messaging/tracking.py).
 
 Signatures are checked by the web application before anything here runs."""
 
@@ -19,8 +19,6 @@ import psycopg2.extras
 
 from billing.collections.methods import set_from_portal
 from billing.payments import Outcome, outcome_of_intent, settle
-
-DELIVERY_EVENTS = ("delivered", "opened", "clicked", "bounced", "dropped", "failed")
 
 
 def record_event(cur, *, provider: str, event_id: str, event_type: str, object_id: str | None,
@@ -92,28 +90,3 @@ def _apply(conn, event_type: str, intent: dict, for_date: date) -> str:
         return f"{key}: no change ({before}; an event is never allowed to move an attempt back)"
     return f"{key}: {before} -> {after} on {for_date}"
 
-
-def attach_delivery_event(conn, *, provider: str, event_id: str, event: str, for_date: date, payload: dict,
-                          message_key: str | None = None, provider_message_id: str | None = None,
-                          occurred_at: datetime | None = None, detail: str | None = None) -> str:
-    """Store a SendGrid or Twilio delivery event and attach it to its message, found by its
-    key (SendGrid's `message_key` custom argument) or the provider's message id."""
-    with conn, conn.cursor() as cur:
-        stored = record_event(cur, provider=provider, event_id=event_id, event_type=event,
-                              object_id=message_key or provider_message_id, occurred_at=occurred_at,
-                              for_date=for_date, payload=payload)
-        if stored is None:
-            return "duplicate: already received"
-        cur.execute("""select message_id from billing.messages
-                       where dedupe_key = %s or (provider_message_id = %s and %s::text is not null)""",
-                    (message_key, provider_message_id, provider_message_id))
-        found = cur.fetchone()
-        if found is None or event not in DELIVERY_EVENTS:
-            outcome = "no such message" if found is None else f"ignored: {event}"
-        else:
-            cur.execute("""insert into billing.message_events (message_id, event, detail, occurred_at, provider)
-                           values (%s, %s, %s, coalesce(%s, now()), %s)""",
-                        (found[0], event, detail, occurred_at, provider))
-            outcome = f"{event} attached to message {message_key or provider_message_id}"
-        cur.execute("update billing.provider_events set outcome = %s where provider_event_id = %s", (outcome, stored))
-    return outcome

@@ -8,15 +8,17 @@ no>:<channel>` for failure notices, `<invoice>:receipt:<payment>:<channel>` for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
 import jinja2
 
 from billing.delivery import route
+from billing.links import public_url
 from billing.messaging.channels import Channels, OutgoingMessage
 from billing.messaging.outbox import SendSummary, deliver
+from billing.short_links import shorten
 from vigil import currency
 
 _env = jinja2.Environment(
@@ -182,18 +184,38 @@ def ways(client: dict, template: str) -> list[tuple[str, str]]:
     return [(way.channel, way.recipient)]
 
 
+def _short(conn, message: Message) -> str | None:
+    """An SMS carries a short link (billing/short_links.py) standing for the signed one."""
+    if not message.link or not message.link.startswith(public_url()) or message.link_expires is None:
+        return message.link
+    with conn, conn.cursor() as cur:
+        return shorten(cur, message.client["client_id"], message.link.removeprefix(public_url()),
+                       message.link_expires)
+
+
 def send(conn, channels: Channels, message: Message, *, key_part: str | None, summary: SendSummary,
          invoice_id: int | None, company_facts: dict, payment_ref: str | None = None,
          backoff_seconds: float = 1.0) -> int:
     """Send a message through each of its channels, at most once per key; returns how many
-    went out now. `key_part` is the attempt or payment part of the key, if any."""
-    subject, text, html, sms = render(message, company_facts)
+    went out now. `key_part` is the attempt or payment part of the key, if any. The portal
+    channel also posts a notice on the client's portal page (as invoices do)."""
+    subject, text, html, _ = render(message, company_facts)
     sent = 0
     for channel, recipient in ways(message.client, message.template):
         about = message.number or message.client["client_id"]
         key = ":".join(part for part in (about, message.template, key_part, channel) if part)
-        outgoing = OutgoingMessage(message_key=key, channel=channel, recipient=recipient, subject=subject,
-                                   text=sms if channel == "sms" else text, html=None if channel == "sms" else html)
+        if channel == "sms":
+            body = render(replace(message, link=_short(conn, message)), company_facts)[3]
+            outgoing = OutgoingMessage(message_key=key, channel=channel, recipient=recipient, subject=subject,
+                                       text=body)
+        else:
+            outgoing = OutgoingMessage(message_key=key, channel=channel, recipient=recipient, subject=subject,
+                                       text=text, html=html)
+        if channel == "portal":
+            with conn, conn.cursor() as cur:
+                cur.execute("""insert into billing.portal_notices (client_id, invoice_id, message_key, title, posted_on)
+                               values (%s, %s, %s, %s, %s) on conflict (message_key) do nothing""",
+                            (message.client["client_id"], invoice_id, key, subject, message.day))
         sent += deliver(conn, channels, outgoing, client_id=message.client["client_id"], template=message.template,
                         for_date=message.day, summary=summary, invoice_id=invoice_id, link=message.link,
                         backoff_seconds=backoff_seconds)

@@ -142,7 +142,7 @@ def send_failure_notices(conn, channels: Channels, day: date, summary: SendSumma
                  "retry": retry if template == "payment_failed" else "", "due": row["due_date"].isoformat(),
                  "balance": money(balance, code), "day": row["attempt_date"].isoformat()}
         base = portal_link(row["client_id"], f"invoice:{number}", day)
-        link = f"{base}/payment-method" if template == "payment_method_needed" else f"{base}/pay/{number}"
+        link = f"{base}/payment-method" if template == "payment_method_needed" else f"{base}/invoices/{number}/pay"
         message = Message(template, _client(row), number, code, day, facts, link, day + timedelta(days=PAY_LINK_DAYS))
         sent += send(conn, channels, message, key_part=str(row["attempt_no"]), summary=summary,
                      invoice_id=row["invoice_id"], company_facts=company, payment_ref=row["ref"],

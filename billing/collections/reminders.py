@@ -57,7 +57,7 @@ def send_reminders(conn, channels: Channels, day: date, summary: SendSummary, co
         code, number = invoice["currency"], invoice["invoice_number"]
         facts = {"due": invoice["due_date"].isoformat(), "total": money(invoice["total"], code),
                  "paid": money(invoice["paid"], code), "balance": money(invoice["total"] - invoice["paid"], code)}
-        link = f"{portal_link(invoice['client_id'], f'invoice:{number}', day)}/pay/{number}"
+        link = f"{portal_link(invoice['client_id'], f'invoice:{number}', day)}/invoices/{number}/pay"
         client = {k: invoice[k] for k in ("client_id", "client_name", "email", "phone", "preferred_channel")}
         message = Message(template, client, number, code, day, facts, link, day + timedelta(days=PAY_LINK_DAYS))
         sent += send(conn, channels, message, key_part=None, summary=summary, invoice_id=invoice["invoice_id"],

@@ -232,7 +232,10 @@ CONTRACT_KEYS = ("id", "start_date", "end_date", "billing_cycle"), (
     "cycle_anchor", "timezone", "auto_renew", "payment_terms_days", "issue_lead_days", "increment_minutes",
     "basis", "schedule_tolerance_hours", "rates", "overtime", "holidays", "events", "stacking",
     "minimum_shift_hours", "hour_tiers", "incidents", "patrol_visit_fee", "recurring", "per_device",
-    "discounts")
+    "discounts", "renewal")
+# `renewal.upgrade` (docs/renewals.md): the prices a renewal's `upgrade` option sets, each key
+# replacing the contract's own.
+UPGRADE_KEYS = ("recurring", "per_device", "rates", "incidents", "patrol_visit_fee")
 
 
 def validate_document(doc: Any) -> list[Problem]:
@@ -376,6 +379,8 @@ def _contract(v: Validator, c: dict, path: str, sites: set[str]) -> None:
         _per_device(v, c["per_device"], p("per_device"), sites)
     if c.get("discounts") is not None:
         _discounts(v, c["discounts"], p("discounts"))
+    if c.get("renewal") is not None:
+        _renewal(v, c["renewal"], p("renewal"), sites)
 
 
 def _site_ref(v: Validator, item: dict, path: str, sites: set[str], required: bool) -> None:
@@ -591,6 +596,30 @@ def _discounts(v: Validator, items: Any, path: str) -> None:
                 v.enum(category, f"{at}.categories[{j}]", DISCOUNT_CATEGORIES)
         if item.get("cycles") is not None:
             v.integer(item["cycles"], f"{at}.cycles", 1)
+
+
+def _renewal(v: Validator, block: Any, path: str, sites: set[str]) -> None:
+    """The contract's documented upgrade, offered as the renewal option `upgrade`."""
+    if v.mapping(block, path, (), ("upgrade",)) is None or block.get("upgrade") is None:
+        return
+    at = f"{path}.upgrade"
+    upgrade = v.mapping(block["upgrade"], at, (), ("description", *UPGRADE_KEYS))
+    if upgrade is None:
+        return
+    if not any(key in upgrade for key in UPGRADE_KEYS):
+        v.fail(at, f"must set at least one of {', '.join(UPGRADE_KEYS)}")
+    if upgrade.get("description") is not None:
+        v.text(upgrade["description"], f"{at}.description")
+    if upgrade.get("recurring") is not None:
+        _recurring(v, upgrade["recurring"], f"{at}.recurring", sites)
+    if upgrade.get("per_device") is not None:
+        _per_device(v, upgrade["per_device"], f"{at}.per_device", sites)
+    if upgrade.get("rates") is not None:
+        _rates(v, upgrade["rates"], f"{at}.rates", sites)
+    if upgrade.get("incidents") is not None:
+        _incidents(v, upgrade["incidents"], f"{at}.incidents")
+    if upgrade.get("patrol_visit_fee") is not None:
+        v.decimal(upgrade["patrol_visit_fee"], f"{at}.patrol_visit_fee")
 
 
 # --- YAML with line numbers -----------------------------------------------------------------

@@ -32,7 +32,7 @@ def server(book, localstripe, monkeypatch):
 
 
 def _pay_link(client_id: str = "C-401") -> str:
-    return f"{portal_link(client_id, f'invoice:{NUMBER}', D)}/pay/{NUMBER}"
+    return f"{portal_link(client_id, f'invoice:{NUMBER}', D)}/invoices/{NUMBER}/pay"
 
 
 def test_a_pay_link_is_paid_with_pm_card_visa_and_the_invoice_shows_paid(book, server, page, tmp_path):  # noqa: F811
@@ -56,7 +56,7 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(book, serv
     book.client("C-401")
     book.invoice(NUMBER, "C-401", "50.00", issued=date(2026, 10, 1), due=D)
     url = _pay_link().replace("http://127.0.0.1:8080", server.url)
-    other_form = requests.get(f"{server.url}{url.split(server.url)[-1].rsplit('/pay/', 1)[0]}/payment-method",
+    other_form = requests.get(f"{server.url}{url.split(server.url)[-1].rsplit('/invoices/', 1)[0]}/payment-method",
                               timeout=10)
     stolen = other_form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]  # a token of another form
     answers = [requests.post(url, data={"payment_method": "pm_card_visa"}, timeout=10, allow_redirects=False),

@@ -143,26 +143,3 @@ def test_ach_late_failure_from_a_signed_webhook_enters_the_retry_schedule(book, 
         ("payment_intent.payment_failed",), ("payment_intent.succeeded",)]
     assert book.status(NUMBER) == "paid"
 
-
-def test_delivery_events_attach_to_their_message_once(book):
-    """What the SendGrid and Twilio webhooks hand over (billing.collections.events): an event
-    stored once per (provider, event id) and listed with its message in the messages export."""
-    from datetime import UTC, datetime
-
-    from billing.collections.events import attach_delivery_event
-    from vigil_app.reports import messages
-
-    book.client("C-7", channel="sms")
-    book.invoice(NUMBER, "C-7", "60.00", issued=date(2026, 10, 1), due=D)
-    book.run(D)
-    key = f"{NUMBER}:reminder_due:sms"
-    at = datetime(2026, 10, 13, 15, 4, tzinfo=UTC)
-    outcomes = [attach_delivery_event(book.conn, provider="twilio", event_id="SMdelivered1", event="delivered",
-                                      for_date=D, payload={"MessageStatus": "delivered"}, message_key=key,
-                                      occurred_at=at) for _ in range(2)]
-    assert outcomes == [f"delivered attached to message {key}", "duplicate: already received"]
-    missing = attach_delivery_event(book.conn, provider="sendgrid", event_id="sg-1", event="opened", for_date=D,
-                                    payload={}, message_key="INV-0:nothing:email")
-    assert missing == "no such message"
-    [row] = [row for row in messages(book.conn) if row["message_key"] == key]
-    assert (row["for_date"], row["events"]) == (D.isoformat(), [{"type": "delivered", "at": at.isoformat()}])

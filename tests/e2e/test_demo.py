@@ -46,6 +46,24 @@ def test_invoices_payments_and_messages(summaries):
     assert sum(first["messages"].values()) > 0
 
 
+def test_renewals_decided_in_the_demo(summaries, conn):
+    """Four contracts end within the period (vigil_app/demo/renewals.py): one accepted, one
+    declined, one silent, one auto-renewed; the accepted one's renewal is billed."""
+    renewals = summaries[0]["renewals"]
+    for status in ("accepted", "declined", "expired", "auto_renewed"):
+        assert renewals.get(status, 0) >= 1, status
+    with conn.cursor() as cur:
+        cur.execute("""select contract_id, decision, new_contract_id from billing.renewals
+                       where contract_id like 'K-%%-V_' order by contract_id""")
+        decided = {row[0][-2:]: row[1:] for row in cur.fetchall()}
+        cur.execute("select count(*) from billing.invoices where 'K-1001-V1-R1' = any(contract_ids)")
+        renewal_invoices = cur.fetchone()[0]
+    conn.commit()
+    assert decided == {"V1": ("accepted", "K-1001-V1-R1"), "V2": ("declined", None), "V3": ("expired", None),
+                       "V4": ("auto_renewed", "K-1004-V4-R1")}
+    assert renewal_invoices >= 1
+
+
 def test_second_demo_prints_the_same_summary(summaries):
     assert summaries[1] == summaries[0]
 
@@ -70,10 +88,11 @@ def test_no_work_is_delivered_by_two_feeds(summaries, conn):
                              and v.source = split_part(g.vendor_ref, ':', 1)
                              and lower(v.vendor_ref) = lower(substr(g.vendor_ref, strpos(g.vendor_ref, ':') + 1)))""")
         assert cur.fetchone()[0] == 0
-        # monitoring contracts come from the CRM's own documents, merged with the contract files by dbt
+        # monitoring contracts come from the CRM's own documents, merged with the contract files by dbt,
+        # and the renewed versions from the renewals' (docs/renewals.md)
         cur.execute("""select c.source, count(*) from marts.dim_contracts k
                        join raw.contract_documents c on c.client_id = k.client_id
                         and c.document -> 'contracts' @> jsonb_build_array(jsonb_build_object('id', k.contract_id))
                        group by c.source""")
-        assert {source for source, _ in cur.fetchall()} == {"contracts", "crm"}
+        assert {source for source, _ in cur.fetchall()} == {"contracts", "crm", "renewals"}
     conn.commit()

@@ -119,8 +119,9 @@ create table billing.collection_handoffs (
     messages        integer     not null
 );
 
--- 5. Provider events (webhooks and polling): stored once per (provider, event id), with the
---    business day they arrived and what they changed. Delivery events attach to messages.
+-- 5. Payment provider events (the Stripe webhook): stored once per (provider, event id), with
+--    the business day they arrived and what they changed. (Delivery events of SendGrid and
+--    Twilio are kept with their message: billing.message_events, 0020.)
 create table billing.provider_events (
     provider_event_id bigserial primary key,
     provider        text        not null check (provider in ('stripe', 'sendgrid', 'twilio')),
@@ -135,7 +136,8 @@ create table billing.provider_events (
     unique (provider, event_id)
 );
 
-alter table billing.message_events add column provider text;
+-- A message about a payment names it (the attempt key, or manual:<payment_id>): a receipt
+-- or a failure notice is owed until one exists.
 alter table billing.messages add column payment_ref text;
 create index on billing.messages (payment_ref) where payment_ref is not null;
 

@@ -5,6 +5,7 @@ Who delivers what:
 
 | feed | delivers |
 | --- | --- |
+| `company.yaml`, `logo.svg` | the billing company (vigil_app/demo/company.py) |
 | `contracts/*.yaml` | every client, its sites and its guarding contract |
 | `crm/` | the monitoring contracts (merged with the YAML by connectors/crm) |
 | `tax/` | the tax table |
@@ -31,6 +32,7 @@ from typing import Any
 
 from connectors.simulator.generic import Manifest, write_generic
 from connectors.simulator.world import World, build_world
+from vigil_app.demo.company import write_company
 
 VENDOR_FOLDERS = ("genetec", "milestone", "avigilon", "lenel", "amag", "tracktik", "crm")
 
@@ -81,6 +83,7 @@ def build_demo_inbox(inbox: Path, days: int = 35, clients: int = 4, seed: int = 
     `payment_methods` (client id -> autopay, method) overrides the simulated clients' (the
     collections story, vigil_app/demo/collections_story.py)."""
     inbox = Path(inbox)
+    write_company(inbox)
     world = build_world(days=days, clients=clients, seed=seed, end=end)
     if payment_methods:
         world = replace(world, clients=[

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from vigil_app.web.console import findings, invoices, payments, reports, signin
+from vigil_app.web.console import findings, invoices, payments, renewals, reports, signin
 
 
 async def home(request):
@@ -30,6 +30,7 @@ routes: list = [
     Route("/invoices/{invoice_id}", invoices.invoice_page, methods=["GET"]),
     Route("/invoices/{invoice_id}/pdf", invoices.invoice_pdf, methods=["GET"]),
     Route("/payments", payments.payments_page, methods=["GET"]),
+    Route("/renewals", renewals.renewals_page, methods=["GET"]),
     Route("/kpis", reports.kpis_page, methods=["GET"]),
     Route("/audit", reports.audit_page, methods=["GET"]),
 ]

@@ -18,6 +18,7 @@ NAVIGATION = (
     ("held", "Held invoices", "/console/held"),
     ("invoices", "Invoices", "/console/invoices"),
     ("payments", "Payments and dunning", "/console/payments"),
+    ("renewals", "Renewals", "/console/renewals"),
     ("kpis", "KPIs", "/console/kpis"),
     ("audit", "Audit", "/console/audit"),
 )

@@ -14,7 +14,6 @@ the link; what is recorded is dated by the business clock."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,9 +24,10 @@ from billing.collections.methods import methods_in_force, set_from_portal
 from billing.ledger import balance_on
 from billing.links import Grant, LinkRefused, public_url, read_grant
 from billing.payments import StripeGateway, record_attempt, send, settle
-from vigil import clock, config, currency, db
+from vigil import config, currency, db
 from vigil_app.web import csrf
 from vigil_app.web.pages import forbidden, render
+from vigil_app.web.portal.invoices import business_today
 
 # Stripe's documented test payment methods offered in test mode (collections.md section 6).
 TEST_METHODS = {
@@ -39,11 +39,6 @@ TEST_METHODS = {
     "pm_card_chargeDeclinedLostCard": "Card declined: lost card",
     "pm_card_chargeDeclinedExpiredCard": "Card declined: expired card",
 }
-
-
-def business_today(conn):
-    """What is recorded here is dated by the business clock (VIGIL_TODAY in tests)."""
-    return clock.read_clock(conn).today(datetime.now(UTC))
 
 
 def gateway() -> StripeGateway | None:
@@ -131,7 +126,7 @@ def _pay(token: str, number: str, chosen: str) -> tuple[str, str | None]:
         if attempt is None:
             return ("nothing" if invoice["balance"] <= 0 else "busy"), None
         if live:
-            page = f"{public_url()}/portal/{token}/pay/{number}"
+            page = f"{public_url()}/portal/{token}/invoices/{number}/pay"
             return "redirect", provider.checkout_payment(attempt, success_url=f"{page}?outcome=processing",
                                                          cancel_url=page)
         outcome = send(provider, attempt, off_session=False)
@@ -149,7 +144,7 @@ async def pay_submit(request: Request) -> Response:
     outcome, url = await run_in_threadpool(_pay, token, number, str(form.get("payment_method", "")))
     if outcome == "forbidden":
         return forbidden()
-    return RedirectResponse(url or f"/portal/{token}/pay/{number}?outcome={outcome}", status_code=303)
+    return RedirectResponse(url or f"/portal/{token}/invoices/{number}/pay?outcome={outcome}", status_code=303)
 
 
 def _method_page(token: str, **extra) -> Response:
@@ -216,8 +211,8 @@ async def method_submit(request: Request) -> Response:
 
 
 routes = [
-    Route("/{token}/pay/{number}", pay_page, methods=["GET"]),
-    Route("/{token}/pay/{number}", pay_submit, methods=["POST"]),
+    Route("/{token}/invoices/{number}/pay", pay_page, methods=["GET"]),
+    Route("/{token}/invoices/{number}/pay", pay_submit, methods=["POST"]),
     Route("/{token}/payment-method", method_page, methods=["GET"]),
     Route("/{token}/payment-method", method_submit, methods=["POST"]),
 ]

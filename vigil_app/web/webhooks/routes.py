@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from vigil_app.web.webhooks.sendgrid import sendgrid
 from vigil_app.web.webhooks.stripe import stripe_events
+from vigil_app.web.webhooks.twilio import twilio
 
-routes: list = [Route("/stripe", stripe_events, methods=["POST"])]
+routes: list = [
+    Route("/sendgrid", sendgrid, methods=["POST"]),
+    Route("/stripe", stripe_events, methods=["POST"]),
+    Route("/twilio", twilio, methods=["POST"]),
+]

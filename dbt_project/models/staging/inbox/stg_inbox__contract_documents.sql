@@ -2,8 +2,9 @@
 -- merged from its documents in stg_inbox__clients, __sites and __contracts: the contract
 -- YAML (`contracts`) is authoritative for the client block, its sites and every contract
 -- that prices guard work; the CRM (`crm`) contributes its monitoring contracts and the
--- sites the YAML lacks. Each source keeps its own document, so the terms in force never
--- depend on which source was ingested last.
+-- sites the YAML lacks; the renewals (`renewals`, written by billing/renewals when a client
+-- accepts or a contract auto-renews) contribute the new contract versions. Each source keeps
+-- its own document, so the terms in force never depend on which source was ingested last.
 with
 
 source as (
@@ -35,8 +36,8 @@ renamed as (
 
         ---- document
         document,
-        -- 1: authoritative (the contract YAML), 2: contributing (the CRM)
-        case when source = 'crm' then 2 else 1 end as source_precedence,
+        -- 1: authoritative (the contract YAML), 2: contributing (the CRM), 3: renewals
+        case source when 'crm' then 2 when 'renewals' then 3 else 1 end as source_precedence,
 
         ---- lineage
         source,
