@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
+
+pytestmark = pytest.mark.integration  # the probe session starts the embedded server
 
 PROBE = Path(__file__).parent / "session_probe"
 ROOT = Path(__file__).resolve().parents[2]
