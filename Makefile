@@ -32,16 +32,17 @@ browser:
 
 # The suite on pytest-xdist workers, each with its own VIGIL_HOME (so its own embedded
 # PostgreSQL server and Dagster instance) and dbt target folder (tests/conftest.py); a module
-# stays on one worker (its module fixtures are built once). pytest exits non-zero when it
-# collects no test, and so does make.
+# stays on one worker (its module fixtures are built once), the longest modules first (the
+# order tests/conftest.py gives from the last run's durations, kept by --no-loadscope-reorder).
+# pytest exits non-zero when it collects no test, and so does make.
 TEST_WORKERS ?= 3
 test: setup browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The unit tier: everything that needs no PostgreSQL (no `warehouse` fixture, not marked
 # integration or e2e); starting the database there fails the test that tried.
 test-fast: setup
-	VIGIL_TEST_TIER=unit $(BIN)/python -m pytest -n 2 --dist loadfile -m "not integration and not e2e"
+	VIGIL_TEST_TIER=unit $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not integration and not e2e"
 
 ui: setup
 	$(BIN)/vigil ui

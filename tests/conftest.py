@@ -72,24 +72,43 @@ def _refuse_postgresql() -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark what needs PostgreSQL, and under xdist start the heaviest modules first, so no
+    """Mark what needs PostgreSQL, and under xdist start the longest modules first, so no
     worker is left alone with a long module at the end (each module stays on one worker,
-    `--dist loadfile`, so its module fixtures are built once)."""
+    `--dist loadfile`, so its module fixtures are built once). A module's length is what the
+    last run measured (pytest's cache); a module not measured yet counts by its markers."""
     for item in items:
         if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
     if not getattr(config.option, "numprocesses", None):
         return
+    cache = getattr(config, "cache", None)
+    measured = cache.get(MODULE_SECONDS, {}) if cache is not None else {}
 
-    def weight(item: pytest.Item) -> int:
-        return 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("integration") else 2
+    def guess(item: pytest.Item) -> float:
+        return 300.0 if item.get_closest_marker("e2e") else 30.0 if item.get_closest_marker("integration") else 1.0
 
-    module_weight: dict[Path, int] = {}
-    first_position: dict[Path, int] = {}
+    seconds: dict[str, float] = {}
+    first_position: dict[str, int] = {}
     for position, item in enumerate(items):
-        first_position.setdefault(item.path, position)
-        module_weight[item.path] = min(module_weight.get(item.path, 2), weight(item))
-    items.sort(key=lambda item: (module_weight[item.path], first_position[item.path]))
+        module = _module_of(item.nodeid)
+        first_position.setdefault(module, position)
+        seconds[module] = measured.get(module, max(seconds.get(module, 0.0), guess(item)))
+    items.sort(key=lambda item: (-seconds[_module_of(item.nodeid)], first_position[_module_of(item.nodeid)]))
+
+
+MODULE_SECONDS = "vigil/module-seconds"
+_module_durations: dict[str, float] = {}
+
+
+def _module_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Every test's setup, call and teardown, added up per module (on the xdist controller,
+    which receives every worker's reports) for the next run's order."""
+    _module_durations[_module_of(report.nodeid)] = _module_durations.get(_module_of(report.nodeid), 0.0) + \
+        report.duration
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +146,15 @@ def conn(warehouse):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Stop what the session started under its VIGIL_HOME, then remove it."""
+    """Keep the modules' durations for the next run's order; stop what the session started
+    under its VIGIL_HOME, then remove it."""
     from vigil import services
+
+    config = session.config
+    if _module_durations and getattr(config, "cache", None) is not None and not hasattr(config, "workerinput"):
+        known = config.cache.get(MODULE_SECONDS, {})
+        config.cache.set(MODULE_SECONDS, {**known, **{name: round(value, 1) for name, value in
+                                                      _module_durations.items()}})
 
     os.environ["VIGIL_HOME"] = str(_SESSION_HOME)
     try:

@@ -1,4 +1,6 @@
-"""`vigil run` then `vigil export invoices` as real processes, twice, against hand-computed invoices.
+"""`vigil run` then `vigil export invoices`, called in-process (tests/e2e/cli.py: the console
+script's own code path; test_demo and test_concurrent_runs start real processes), three
+times, against hand-computed invoices.
 
 Week 2026-10-05..11 for C-100 (weekly overtime after 40 h, 15-minute rounding):
   SH-1 07:53-18:07 -> 08:00-18:00 10 h; SH-2 10 h; SH-3 18:08 -> 18:15 10.25 h; SH-4 10 h;
@@ -18,24 +20,13 @@ charged and every summary says so (interfaces.md section 8). The next two run in
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import vigil
 from tests.e2e.inbox_fixture import write_inbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-VIGIL = str(Path(sys.executable).parent / "vigil")
-
-
-def _vigil(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([VIGIL, *args], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +37,12 @@ def payments_off(warehouse, tmp_path_factory):
     stop_localstripe()
     inbox = write_inbox(tmp_path_factory.mktemp("inbox"))
     out = tmp_path_factory.mktemp("out-off")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIGIL_PAYMENTS", "STRIPE_API_KEY", "STRIPE_API_BASE")}
-    run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19")
-    _vigil(env, "export", "invoices", "--out", str(out / "invoices.jsonl"))
-    return {"inbox": inbox, "text": run.stdout,
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("VIGIL_PAYMENTS", "STRIPE_API_KEY", "STRIPE_API_BASE"):
+            env.delenv(name, raising=False)
+        text = vigil("run", "--inbox", inbox, "--through", "2026-10-19")
+        vigil("export", "invoices", "--out", out / "invoices.jsonl")
+    return {"inbox": inbox, "text": text,
             "invoices": [json.loads(x) for x in (out / "invoices.jsonl").read_text().splitlines()]}
 
 
@@ -57,18 +50,24 @@ def payments_off(warehouse, tmp_path_factory):
 def runs(payments_off, tmp_path_factory):
     inbox = payments_off["inbox"]
     out = tmp_path_factory.mktemp("out")
-    env = {**os.environ, "VIGIL_PAYMENTS": "local"}
     results = []
-    for attempt in (1, 2):
-        run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19", "--json")
-        _vigil(env, "export", "invoices", "--out", str(out / f"invoices-{attempt}.jsonl"))
-        _vigil(env, "export", "quarantine", "--out", str(out / f"quarantine-{attempt}.jsonl"))
-        results.append({
-            "summary": json.loads(run.stdout.strip().splitlines()[-1]),
-            "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
-            "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
-        })
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VIGIL_PAYMENTS", "local")
+        env.setenv("STRIPE_API_BASE", "")  # the run points it at localstripe; undone after
+        for attempt in (1, 2):
+            run = vigil("run", "--inbox", inbox, "--through", "2026-10-19", "--json")
+            vigil("export", "invoices", "--out", out / f"invoices-{attempt}.jsonl")
+            vigil("export", "quarantine", "--out", out / f"quarantine-{attempt}.jsonl")
+            results.append(_read(run, out, attempt))
     return results
+
+
+def _read(run: str, out, attempt: int) -> dict:
+    return {
+        "summary": json.loads(run.strip().splitlines()[-1]),
+        "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
+        "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
+    }
 
 
 def test_without_a_provider_auto_pay_is_off_and_nothing_is_paid(payments_off, monkeypatch):
