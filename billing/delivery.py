@@ -1,63 +1,33 @@
-"""Invoice delivery: each issued invoice or credit note rendered once and sent once through
-the client's preferred channel (billing/messaging). Credit notes are titled and worded as
-credit notes, naming the invoice they credit, and never mention a charge."""
+"""Invoice delivery: each issued invoice and credit note rendered (billing/documents), its
+PDF kept under $VIGIL_HOME/invoices whatever the channel, and sent once through the
+client's preferred channel (billing/messaging):
+- email: the document as HTML and text, the PDF attached;
+- sms: a short text with a short link to the document in the portal;
+- portal: a notice in the client's portal, and an email pointing to it.
+Credit notes are titled and worded as credit notes, naming the invoice they credit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
-import jinja2
 import psycopg2.extensions
-import psycopg2.extras
 
+from billing.documents import (
+    InvoiceDocument,
+    load_document,
+    pdf_path,
+    render_html,
+    render_pdf,
+    render_pointer,
+    render_sms,
+    render_text,
+    with_message_links,
+    write_pdf,
+)
 from billing.messaging.channels import Channels, OutgoingMessage
 from billing.messaging.outbox import SendSummary, deliver, settle_interrupted
-from vigil import currency
-
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("billing", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def _unit_price(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
-
-
-def render_invoice(invoice: dict, lines: list[dict], client: dict) -> tuple[str, str]:
-    """HTML body and plain-text version of one invoice or credit note."""
-    code = invoice["currency"]
-    is_credit = bool(invoice.get("credit_for"))
-    shown = [{**line, "quantity_display": f"{line['quantity']:.2f}", "unit_price": _unit_price(line["unit_price"]),
-              "amount": currency.display(line["amount"], code)} for line in lines]
-    view = {**invoice, "subtotal": currency.display(invoice["subtotal"], code),
-            "tax_total": currency.display(invoice["tax_total"], code),
-            "total": currency.display(invoice["total"], code)}
-    autopay = bool(client.get("autopay") and client.get("payment_method")) and not is_credit
-    html = _env.get_template("invoice.html.j2").render(invoice=view, lines=shown, client=client, autopay=autopay,
-                                                       is_credit=is_credit)
-    if is_credit:
-        text = (f"Credit note {invoice['invoice_number']} crediting invoice {invoice['credit_for']}: "
-                f"{view['total']} {code}, applied to your account on {invoice['issue_date']}.")
-    else:
-        text = (f"Invoice {invoice['invoice_number']} for {invoice['period_start']} to {invoice['period_end']}: "
-                f"{view['total']} {code}, due {invoice['due_date']}.")
-    return html, text
-
-
-def render_pdf(html: str) -> bytes | None:
-    """The document as PDF; None where WeasyPrint's system libraries are missing."""
-    try:
-        import weasyprint
-    except OSError:
-        return None
-    return weasyprint.HTML(string=html).write_pdf()
 
 
 @dataclass(frozen=True)
@@ -74,56 +44,85 @@ def route(client: dict) -> Route:
         return Route("sms", client["phone"])
     if preferred == "portal" and client.get("email"):
         return Route("portal", client["email"])
-    if client.get("email"):
-        return Route("email", client["email"])
+    if client.get("email") or not client.get("phone"):
+        return Route("email", client.get("email") or "")  # no address at all: the send fails, saying so
     return Route("sms", client["phone"])
+
+
+def _subject(doc: InvoiceDocument) -> str:
+    if doc.is_credit:
+        return f"Credit note {doc.number} for invoice {doc.credit_for} from {doc.company.name}"
+    return f"Invoice {doc.number} from {doc.company.name}"
+
+
+def compose(doc: InvoiceDocument, way: Route, template: str, pdf: bytes) -> OutgoingMessage:
+    """The message for one channel (`doc` carries its links)."""
+    key = f"{doc.number}:{template}:{way.channel}"
+    if way.channel == "sms":
+        return OutgoingMessage(key, "sms", way.recipient, _subject(doc), render_sms(doc, doc.links.view))
+    if way.channel == "portal":
+        html, text = render_pointer(doc)
+        return OutgoingMessage(key, "portal", way.recipient, f"{_subject(doc)} is in your portal", text, html)
+    return OutgoingMessage(key, way.channel, way.recipient, _subject(doc), render_text(doc), render_html(doc, "email"),
+                           attachment_name=f"{doc.number}.pdf", attachment=pdf)
+
+
+def _post_notice(conn, doc: InvoiceDocument, message_key: str) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """insert into billing.portal_notices (client_id, invoice_id, message_key, title, posted_on)
+               values (%s, %s, %s, %s, %s) on conflict (message_key) do nothing""",
+            (doc.bill_to.client_id, doc.invoice_id, message_key,
+             f"New {doc.title.lower()} {doc.number}: {doc.money(doc.total)} {doc.currency}"
+             + ("" if doc.is_credit else f", due {doc.due_date}"), doc.issue_date),
+        )
+
+
+def _numbers(conn, sql: str, params) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        found = [row[0] for row in cur.fetchall()]
+    conn.commit()
+    return found
 
 
 def deliver_invoices(conn: psycopg2.extensions.connection, channels: Channels, through: date,
                      pdf_dir: Path | None = None, backoff_seconds: float = 1.0) -> SendSummary:
-    """Send every issued invoice and credit note (issue date on or before `through`) not yet sent."""
+    """Send every issued invoice and credit note (issue date on or before `through`) not yet
+    sent, and keep every issued one's PDF in `pdf_dir` (rendered when missing)."""
     summary = SendSummary()
     settle_interrupted(conn, channels, summary)
-    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(
-            """select i.*, c.client_name, c.email, c.phone, c.preferred_channel, c.autopay, c.payment_method
-               from billing.invoices i join marts.dim_clients c using (client_id)
-               where i.invoice_number is not null and i.status <> 'void' and i.issue_date <= %s
-                 and not exists (select 1 from billing.messages m
-                                 where m.invoice_id = i.invoice_id
-                                   and m.template in ('invoice_issued', 'credit_note_issued'))
-               order by i.invoice_number""",
-            (through,),
-        )
-        invoices = cur.fetchall()
-    conn.commit()
-    for invoice in invoices:
-        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            cur.execute("select * from billing.invoice_lines where invoice_id = %s order by line_no",
-                        (invoice["invoice_id"],))
-            lines = cur.fetchall()
+    issued = """from billing.invoices i
+                where i.invoice_number is not null and i.status <> 'void' and i.issue_date <= %s"""
+    unsent = _numbers(conn, f"""select i.invoice_number {issued}
+                                  and not exists (select 1 from billing.messages m
+                                                  where m.invoice_id = i.invoice_id
+                                                    and m.template in ('invoice_issued', 'credit_note_issued'))
+                                order by i.invoice_number""", (through,))
+    for number in unsent:
+        doc = load_document(conn, number)
         conn.commit()
-        number = invoice["invoice_number"]
-        is_credit = bool(invoice["credit_for"])
-        template = "credit_note_issued" if is_credit else "invoice_issued"
-        way = route(invoice)
-        html, text = render_invoice(invoice, lines, invoice)
-        pdf = render_pdf(html)
-        if pdf is not None and pdf_dir is not None:
-            pdf_dir.mkdir(parents=True, exist_ok=True)
-            (pdf_dir / f"{number}.pdf").write_bytes(pdf)
-        title = f"Credit note {number} for invoice {invoice['credit_for']}" if is_credit else f"Invoice {number}"
-        message = OutgoingMessage(
-            message_key=f"{number}:{template}:{way.channel}",
-            channel=way.channel,
-            recipient=way.recipient,
-            subject=f"{title} from your security provider",
-            text=text,
-            html=html if way.channel != "sms" else None,
-            attachment_name=f"{number}.pdf" if pdf and way.channel != "sms" else None,
-            attachment=pdf if way.channel != "sms" else None,
-        )
-        deliver(conn, channels, message, client_id=invoice["client_id"], template=template,
-                for_date=invoice["issue_date"], summary=summary, invoice_id=invoice["invoice_id"],
+        doc, signed_link = with_message_links(conn, doc)
+        pdf = render_pdf(doc)
+        if pdf_dir is not None:
+            write_pdf(pdf_dir, number, pdf)
+        template = "credit_note_issued" if doc.is_credit else "invoice_issued"
+        with conn.cursor() as cur:
+            cur.execute("""select preferred_channel, email, phone from marts.dim_clients where client_id = %s""",
+                        (doc.bill_to.client_id,))
+            found = cur.fetchone()
+        conn.commit()
+        client = dict(zip(("preferred_channel", "email", "phone"), found, strict=True)) if found else {}
+        way = route(client)
+        message = compose(doc, way, template, pdf)
+        if way.channel == "portal":
+            _post_notice(conn, doc, message.message_key)
+        deliver(conn, channels, message, client_id=doc.bill_to.client_id, template=template,
+                for_date=doc.issue_date, summary=summary, invoice_id=doc.invoice_id, link=signed_link,
                 backoff_seconds=backoff_seconds)
+    if pdf_dir is not None:
+        for number in _numbers(conn, f"select i.invoice_number {issued} order by i.invoice_number", (through,)):
+            if not pdf_path(pdf_dir, number).exists():
+                doc, _ = with_message_links(conn, load_document(conn, number))
+                write_pdf(pdf_dir, number, render_pdf(doc))
     return summary

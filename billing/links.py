@@ -44,6 +44,19 @@ def portal_link(client_id: str, scope: str, issued_on: date, days: int = PAY_LIN
     return f"{public_url()}/portal/{token}"
 
 
+def invoice_path(token: str, number: str) -> str:
+    """The portal page of one invoice or credit note (HTML; `/pdf` downloads it, `/pay` pays it)."""
+    return f"/portal/{token}/invoices/{number}"
+
+
+def invoice_paths(client_id: str, number: str, issued_on: date, days: int = PAY_LINK_DAYS) -> tuple[str, str, date]:
+    """The view and pay paths of an invoice under a link scoped to it alone, valid through
+    `issued_on + days`, and that last day."""
+    expires = issued_on + timedelta(days=days)
+    view = invoice_path(token_for(client_id, f"invoice:{number}", expires), number)
+    return view, f"{view}/pay", expires
+
+
 def read_grant(token: str, today: date) -> Grant:
     """What a link allows on business day `today`; LinkRefused when it allows nothing."""
     try:

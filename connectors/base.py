@@ -1,10 +1,13 @@
 """What every connector returns, whatever the source: canonical rows for one raw table
-and the records it refused, each with file, line, field and reason."""
+and the records it refused, each with file, line, field and reason; and what every
+connector reads the same way: CSV records with their physical lines, a whole file refused."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,10 @@ CANONICAL_COLUMNS: dict[str, list[str]] = {
         "record_id", "site_id", "device_id", "event_type", "occurred_at", "incident_ref", "vendor_ref", "extra",
     ],
 }
+CONTENT_HEAD = 4000  # characters of a refused file kept in raw.quarantine.content
+# Service types, classifications and device types are matched against contract keys
+# verbatim, so they must already be codes; "Armed Guard" would silently find no rate.
+CODE_RE = r"^[a-z][a-z0-9_]*$"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,34 @@ class ParseResult:
     rows: pl.DataFrame
     quarantined: list[Quarantined] = field(default_factory=list)
     files: list[FileRead] = field(default_factory=list)
+
+
+def file_refusal(source: str, path: str, text: str, digest: str, reason: str,
+                 line: int | None = None) -> Quarantined:
+    """A whole file refused as one quarantine row. The content names the file's digest so
+    two different broken files are two rows, and the same file again is none."""
+    return Quarantined(source, path, line, None, None, reason, f"sha256:{digest}\n{text[:CONTENT_HEAD]}")
+
+
+def csv_records(reader: Any, on_error: Callable[[int, csv.Error], None] | None = None) -> Iterator[
+        tuple[int, list[str]]]:
+    """The non-blank records a csv.reader has left, each with the physical line it starts on
+    (a quoted field may span lines, so neither a record's index nor the reader's line count
+    after it is that line). A record the csv module cannot read goes to `on_error(line, error)`
+    and reading goes on; without `on_error` the error is raised."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if on_error is None:
+                raise
+            on_error(start, exc)
+            continue
+        if any(value.strip() for value in values):
+            yield start, values
 
 
 def sha256_text(text: str) -> str:

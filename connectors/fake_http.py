@@ -6,11 +6,24 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ANSWER = tuple[int, Any, dict[str, str]]
+
+
+def aware_instant(value: Any) -> datetime | None:
+    """An instant in a query or a record, as the fakes compare them: ISO-8601 with an offset
+    (`Z` too); anything else is none, which no filter matches."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 class LocalServer:

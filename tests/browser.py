@@ -19,16 +19,41 @@ ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networ
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+class _SharedChromium:
+    """One Playwright and one chromium for the whole session. Every test module imports the
+    fixtures, so pytest holds one `browser` definition per module; a second sync Playwright
+    in the same thread fails, so they all share this one (stopped when the last is done)."""
+
+    def __init__(self):
+        self.users = 0
+        self.playwright = None
+        self.chromium = None
+
+    def acquire(self):
+        if self.users == 0:
+            from playwright.sync_api import sync_playwright
+
+            self.playwright = sync_playwright().start()
+            self.chromium = self.playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        self.users += 1
+        return self.chromium
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            self.chromium.close()
+            self.playwright.stop()
+
+
+_shared = _SharedChromium()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    yield _shared.acquire()
+    _shared.release()
 
 
 @pytest.fixture

@@ -132,13 +132,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # stderr with --json: the summary stays the last line of standard output
     print(how_to_open(ensure_demo_user()), file=sys.stderr if args.json else sys.stdout)
+    _print_portal(args.json)
     return 0
 
 
+def _print_portal(as_json: bool) -> None:
+    """Where to see what the demo issued: the PDFs, and a signed portal link for one client
+    (valid 30 days from today's business date) that `vigil serve` opens."""
+    from datetime import UTC, datetime
+
+    from billing.links import portal_link
+    from vigil import clock
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("""select i.client_id, c.client_name, count(*) from billing.invoices i
+                       join marts.dim_clients c using (client_id)
+                       where i.invoice_number is not null and i.status <> 'void'
+                       group by 1, 2 order by 3 desc, 1 limit 1""")
+        found = cur.fetchone()
+        today = clock.read_clock(conn).today(datetime.now(UTC))
+    out = sys.stderr if as_json else sys.stdout
+    print(f"PDFs:        {config.paths().pdfs}", file=out)
+    if found:
+        client_id, name, count = found
+        print(f"portal:      `vigil serve`, then open {portal_link(client_id, 'invoices', today)}\n"
+              f"             ({name}, {client_id}: {count} invoices; the link works 30 days)", file=out)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    accounting_only = [name for name in ("target", "date_from", "through", "inbox") if getattr(args, name)]
+    if args.what == "accounting" and not args.target:
+        raise CommandError("export accounting needs --target xero, quickbooks or journal", EXIT_CODES["bad input"])
+    if args.what != "accounting" and accounting_only:
+        raise CommandError(f"--{accounting_only[0].replace('date_', '')} is for `vigil export accounting` only",
+                           EXIT_CODES["bad input"])
     out = Path(args.out)
     if out.is_dir():
         raise CommandError(f"--out {out} is a folder; name the file to write", EXIT_CODES["bad input"])
+    settings = _accounting_settings(args) if args.what == "accounting" else None
     db.prepare()
     with db.transaction() as conn:
         _require_built(conn)
@@ -146,10 +177,30 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = reports.write_invoices(conn, out, args.format)
         elif args.what == "findings":
             n = reports.write_jsonl(reports.findings(conn), out)
+        elif args.what == "accounting":
+            from billing.accounting import export_accounting
+
+            n, rows = export_accounting(conn, args.target, out, settings, args.date_from, args.through)
+            print(f"wrote {n} invoices and credit notes ({rows} rows, {args.target}, accounts from "
+                  f"{settings.source}) to {out}", file=sys.stderr)
+            return 0
         else:
             n = reports.write_jsonl(reports.quarantine(conn), out)
     print(f"wrote {n} {args.what} to {out}", file=sys.stderr)
     return 0
+
+
+def _accounting_settings(args: argparse.Namespace):
+    """Account codes from `accounting.yaml` in the inbox when there is one, checked before anything starts."""
+    from billing.accounting import AccountingSettingsError, load_settings
+
+    if args.date_from and args.through and args.date_from > args.through:
+        raise CommandError(f"--from {args.date_from} is after --through {args.through}", EXIT_CODES["bad input"])
+    inbox = Path(args.inbox) if args.inbox else Path(os.environ.get("VIGIL_INBOX") or config.paths().inbox)
+    try:
+        return load_settings(inbox)
+    except AccountingSettingsError as err:
+        raise CommandError(str(err), EXIT_CODES["bad input"]) from None
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
@@ -286,12 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     run.set_defaults(func=cmd_run)
 
-    export = sub.add_parser("export", help="write invoices, findings or quarantined records",
+    export = sub.add_parser("export", help="write invoices, findings, quarantined records or accounting files",
                             description="Write what the pipeline produced (interfaces.md sections 1 and 4).")
-    export.add_argument("what", choices=["invoices", "findings", "quarantine"], help="what to write")
+    export.add_argument("what", choices=["invoices", "findings", "quarantine", "accounting"], help="what to write")
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write (replaced)")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="invoices only: one JSON object a line (default) or CSV, one row per line item")
+    export.add_argument("--target", choices=["xero", "quickbooks", "journal"],
+                        help="accounting only: Xero's or QuickBooks Online's invoice import CSV, or double-entry "
+                        "journal lines (docs/invoices.md)")
+    export.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD",
+                        help="accounting only: first issue date (default: the first invoice)")
+    export.add_argument("--through", type=_date, metavar="YYYY-MM-DD",
+                        help="accounting only: last issue date (default: the last invoice)")
+    export.add_argument("--inbox", metavar="DIR",
+                        help="accounting only: the inbox whose accounting.yaml gives the account codes "
+                        "(default: VIGIL_INBOX, else $VIGIL_HOME/inbox; without one, the documented defaults)")
     export.set_defaults(func=cmd_export)
 
     findings = sub.add_parser("findings", help="review validation findings",

@@ -157,6 +157,9 @@ class Channels:
     sms: object
 
     def send(self, message: OutgoingMessage) -> str:
+        if not message.recipient:
+            raise SendError(f"no {'phone number' if message.channel == 'sms' else 'email address'} for this client",
+                            transient=False)
         if message.channel == "sms":
             return self.sms.send(message)
         if message.channel in ("email", "portal", "internal"):

@@ -17,23 +17,31 @@ card column may be `CardNumber` or `CardID`."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
-import polars as pl
-from pandera.errors import SchemaErrors
 
-from connectors.base import CANONICAL_COLUMNS, FileRead, ParseResult, Quarantined, content_hash
+from connectors.base import FileRead, ParseResult, Quarantined, csv_records, file_refusal
+from connectors.vendor_parsing import (
+    SITES_CSV,
+    DeviceEventSchema,
+    RecordError,
+    SiteTable,
+    finish,
+    iana_zone,
+    read_file,
+    record,
+    refuse,
+)
 
-SITES_FILE = "sites.csv"
 ACTIVITY_COLUMNS = ["TxnID", "DateTimeOfTxn", "CompanyID", "CompanyName", "WhereName", "TxnConditionName",
                     "AlarmPriority", "FirstName", "LastName", "CustomerCodeNumber", "CardNumber"]
 DEVICE_COLUMNS = ["DeviceID", "DeviceName", "DeviceType", "CompanyID", "ControllerName",
@@ -71,13 +79,8 @@ _LOCAL_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,7})?
 _CULTURE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M))?$", re.IGNORECASE)
 TYPE_LINE = "#TYPE"
 NULL = "NULL"
-
-
-class RecordError(ValueError):
-    def __init__(self, field: str | None, reason: str):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
+# How this connector has always worded a schema refusal (connectors.vendor_parsing.finish).
+SCHEMA_REASON = "schema check failed: {column} {check}"
 
 
 @dataclass(frozen=True)
@@ -87,71 +90,18 @@ class Site:
 
 
 @dataclass
-class SiteMap:
+class SiteMap(SiteTable[Site]):
     """CompanyID -> site and timezone, from `sites.csv` (`CompanyID, site_id, timezone`)."""
 
-    by_company: dict[str, Site]
-    quarantined: list[Quarantined]
-
-    def lookup(self, company_id: str | None) -> Site:
-        if not company_id:
-            raise RecordError("CompanyID", "missing CompanyID: cannot map the record to a site")
-        site = self.by_company.get(company_id)
-        if site is None:
-            raise RecordError("CompanyID", f"unknown site: CompanyID {company_id} is not in {SITES_FILE}")
-        return site
+    key_column: str = "CompanyID"
 
 
-# --- pandera schemas ------------------------------------------------------------------------
+class TransactionSchema(DeviceEventSchema):
+    """The canonical device event, with Symmetry's own: TxnID is an identity column (the
+    client's cursor counts on it), and the default activity names' event types."""
 
-class DeviceEventSchema(pa.DataFrameModel):
     record_id: str = pa.Field(nullable=False, str_matches=r"^\d+$")
-    site_id: str = pa.Field(nullable=False)
-    device_id: str = pa.Field(nullable=True)
     event_type: str = pa.Field(nullable=False, isin=EVENT_TYPES)
-    occurred_at: pl.Datetime(time_unit="us", time_zone="UTC") = pa.Field(nullable=False)  # type: ignore[valid-type]
-    incident_ref: str = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=2)
-
-    class Config:
-        strict = False
-
-
-class DeviceSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False)
-    device_type: str = pa.Field(nullable=False, isin=sorted(DEVICE_TYPES.values()))
-    active_from: pl.Date = pa.Field(nullable=False)
-    active_to: pl.Date = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=2)
-
-    class Config:
-        strict = False
-
-    @pa.dataframe_check
-    def active_to_not_before_from(cls, data) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(
-            pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("active_from")))
-
-
-POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
-    "device_events": {
-        "record_id": pl.Utf8, "site_id": pl.Utf8, "device_id": pl.Utf8, "event_type": pl.Utf8,
-        "occurred_at": pl.Datetime("us", "UTC"), "incident_ref": pl.Utf8, "vendor_ref": pl.Utf8,
-        "extra": pl.Utf8,
-    },
-    "devices": {
-        "record_id": pl.Utf8, "site_id": pl.Utf8, "device_type": pl.Utf8, "active_from": pl.Date,
-        "active_to": pl.Date, "vendor_ref": pl.Utf8, "extra": pl.Utf8,
-    },
-}
-SCHEMAS = {"device_events": DeviceEventSchema, "devices": DeviceSchema}
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -162,17 +112,15 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     Device exports are read first so transactions can name the device they happened at."""
     folder = Path(folder)
     source = folder.name
-    sites = load_sites(folder / SITES_FILE, source)
+    sites = load_sites(folder / SITES_CSV, source)
     activity: list[tuple[str, str]] = []
     device_files: list[tuple[str, str]] = []
     unknown: list[Quarantined] = list(sites.quarantined)
     reads: dict[str, list[FileRead]] = {"device_events": [], "devices": []}
     for path in sorted(folder.rglob("*.csv")):
-        if path.name.lower() == SITES_FILE:
+        if path.name.lower() == SITES_CSV:
             continue
-        data = path.read_bytes()
-        read = FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0)
-        text = data.decode("utf-8-sig", errors="replace")
+        read, text = read_file(path, source)
         reader = csv.reader(io.StringIO(without_type_line(text)))
         header: set[str] = set()
         for first in reader:
@@ -187,9 +135,8 @@ def parse_folder(folder: Path) -> list[ParseResult]:
             device_files.append((str(path), text))
             reads["devices"].append(read)
         else:
-            unknown.append(Quarantined(source, str(path), 1, None, None,
-                                       "unrecognised export: header has neither TxnID nor DeviceID",
-                                       f"sha256:{read.sha256}\n{text[:4000]}"))
+            unknown.append(file_refusal(source, str(path), text, read.sha256,
+                                        "unrecognised export: header has neither TxnID nor DeviceID", 1))
             reads["device_events"].append(read)
     devices = parse_device_csvs(device_files, sites, source)
     lookup = device_lookup(devices)
@@ -216,10 +163,9 @@ def load_sites(path: Path, source: str) -> SiteMap:
                 raise RecordError("site_id", "missing site_id")
             if not tz:
                 raise RecordError("timezone", "missing timezone")
-            try:
-                zone = ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise RecordError("timezone", f"unknown timezone {tz!r}") from None
+            zone = iana_zone(tz)
+            if zone is None:
+                raise RecordError("timezone", f"unknown timezone {tz!r}")
         except RecordError as exc:
             refused.append(Quarantined(source, str(path), line, company or None, exc.field, exc.reason,
                                        json.dumps(row, sort_keys=True)))
@@ -249,22 +195,25 @@ def read_csv(text: str, file_path: str, source: str, refused: list[Quarantined])
             return
         if not any(header):
             header = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            refused.append(Quarantined(source, file_path, start, None, None, f"unreadable CSV row: {exc}", ""))
-            continue
-        if not values or all(v.strip() == "" for v in values):
-            continue
+
+    def unreadable(line: int, exc: csv.Error) -> None:
+        refused.append(Quarantined(source, file_path, line, None, None, f"unreadable CSV row: {exc}", ""))
+
+    for start, values in csv_records(reader, unreadable):
         if len(values) != len(header):
             refused.append(Quarantined(source, file_path, start, values[0].strip() or None, None,
                                        f"expected {len(header)} fields, got {len(values)}", ",".join(values)))
             continue
         yield start, {k: ("" if v.strip() == NULL else v.strip()) for k, v in zip(header, values, strict=True)}
+
+
+def export_rows(files: list[tuple[str, str]], source: str,
+                refused: list[Quarantined]) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """(file or URL, line, row) of every row of every export page; read_csv's refusals go to
+    `refused`."""
+    for file_path, text in files:
+        for line, row in read_csv(text, file_path, source, refused):
+            yield file_path, line, row
 
 
 # --- transactions ---------------------------------------------------------------------------
@@ -274,46 +223,42 @@ def parse_activity_csvs(files: list[tuple[str, str]], sites: SiteMap,
     """(file or URL, CSV text of ActivityDataView rows) -> canonical device_events."""
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, text in files:
-        for line, row in read_csv(text, file_path, source, refused):
-            content = json.dumps(row, sort_keys=True)
-            txn = row.get("txnid") or None
-            try:
-                if txn is None:
-                    raise RecordError("TxnID", "missing TxnID")
-                if not txn.isdigit():
-                    raise RecordError("TxnID", f"TxnID {txn!r} is not an integer")
-                company = row.get("companyid") or None
-                site = sites.lookup(company)
-                occurred, ambiguous = local_to_utc(row.get("datetimeoftxn"), site.timezone, "DateTimeOfTxn")
-                condition = row.get("txnconditionname", "")
-                where = row.get("wherename", "")
-                extra = {k: v for k, v in row.items()
-                         if k not in PERSONAL_FIELDS and k not in {"txnid", "datetimeoftxn"}}
-                if "cardid" in extra:  # the same column, named CardID in some extractions
-                    extra["cardnumber"] = extra.pop("cardid")
-                # the wall time as SQL Server writes it, whichever extraction delivered it
-                extra["local_time"] = occurred.astimezone(site.timezone).replace(tzinfo=None).isoformat(
-                    sep=" ", timespec="milliseconds")
-                extra["site_timezone"] = site.timezone.key
-                if ambiguous:
-                    extra["ambiguous_local_time"] = True
-                rows.append({
-                    "record_id": txn,
-                    "site_id": site.site_id,
-                    "device_id": devices.get((company, where.lower())),
-                    "event_type": CONDITIONS.get(condition.lower(), "other"),
-                    "occurred_at": occurred,
-                    "incident_ref": None,
-                    "vendor_ref": txn,
-                    "extra": json.dumps(extra, sort_keys=True),
-                    "source_file": file_path,
-                    "source_line": line,
-                    "_content": content,
-                })
-            except RecordError as exc:
-                refused.append(Quarantined(source, file_path, line, txn, exc.field, exc.reason, content))
-    return finish(source, "device_events", rows, refused)
+    for file_path, line, row in export_rows(files, source, refused):
+        txn = row.get("txnid") or None
+        try:
+            if txn is None:
+                raise RecordError("TxnID", "missing TxnID")
+            if not txn.isdigit():
+                raise RecordError("TxnID", f"TxnID {txn!r} is not an integer")
+            company = row.get("companyid") or None
+            site = sites.lookup(company)
+            occurred, ambiguous = local_to_utc(row.get("datetimeoftxn"), site.timezone, "DateTimeOfTxn")
+            condition = row.get("txnconditionname", "")
+            where = row.get("wherename", "")
+            extra = {k: v for k, v in row.items()
+                     if k not in PERSONAL_FIELDS and k not in {"txnid", "datetimeoftxn"}}
+            if "cardid" in extra:  # the same column, named CardID in some extractions
+                extra["cardnumber"] = extra.pop("cardid")
+            # the wall time as SQL Server writes it, whichever extraction delivered it
+            extra["local_time"] = occurred.astimezone(site.timezone).replace(tzinfo=None).isoformat(
+                sep=" ", timespec="milliseconds")
+            extra["site_timezone"] = site.timezone.key
+            if ambiguous:
+                extra["ambiguous_local_time"] = True
+            rows.append({
+                **record(source, file_path, line, row),
+                "record_id": txn,
+                "site_id": site.site_id,
+                "device_id": devices.get((company, where.lower())),
+                "event_type": CONDITIONS.get(condition.lower(), "other"),
+                "occurred_at": occurred,
+                "incident_ref": None,
+                "vendor_ref": txn,
+                "extra": json.dumps(extra, sort_keys=True),
+            })
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, line, txn, exc, row))
+    return finish(source, "device_events", rows, refused, schema=TransactionSchema, reason=SCHEMA_REASON)
 
 
 def local_datetime(text: str, field: str) -> datetime:
@@ -365,39 +310,34 @@ def parse_device_csvs(files: list[tuple[str, str]], sites: SiteMap, source: str)
     site-local date part of Active/InactiveDateTime (already local: no conversion)."""
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, text in files:
-        for line, row in read_csv(text, file_path, source, refused):
-            content = json.dumps(row, sort_keys=True)
-            device_id = row.get("deviceid") or None
-            try:
-                if device_id is None:
-                    raise RecordError("DeviceID", "missing DeviceID")
-                kind = DEVICE_TYPES.get(row.get("devicetype", "").lower())
-                if kind is None:
-                    raise RecordError("DeviceType", f"unknown DeviceType {row.get('devicetype')!r}")
-                site = sites.lookup(row.get("companyid") or None)
-                active_from = _local_date(row.get("activedatetime"), "ActiveDateTime", required=True)
-                active_to = _local_date(row.get("inactivedatetime"), "InactiveDateTime", required=False)
-                if active_to is not None and active_to < active_from:
-                    raise RecordError("InactiveDateTime",
-                                      f"InactiveDateTime {active_to} is before ActiveDateTime {active_from}")
-                extra = {k: v for k, v in row.items() if k not in {"deviceid", "activedatetime", "inactivedatetime"}}
-                rows.append({
-                    "record_id": device_id,
-                    "site_id": site.site_id,
-                    "device_type": kind,
-                    "active_from": active_from,
-                    "active_to": active_to,
-                    "vendor_ref": device_id,
-                    "extra": json.dumps(extra, sort_keys=True),
-                    "source_file": file_path,
-                    "source_line": line,
-                    "_content": content,
-                    "_key": (row.get("companyid"), row.get("devicename", "").lower()),
-                })
-            except RecordError as exc:
-                refused.append(Quarantined(source, file_path, line, device_id, exc.field, exc.reason, content))
-    return finish(source, "devices", rows, refused)
+    for file_path, line, row in export_rows(files, source, refused):
+        device_id = row.get("deviceid") or None
+        try:
+            if device_id is None:
+                raise RecordError("DeviceID", "missing DeviceID")
+            kind = DEVICE_TYPES.get(row.get("devicetype", "").lower())
+            if kind is None:
+                raise RecordError("DeviceType", f"unknown DeviceType {row.get('devicetype')!r}")
+            site = sites.lookup(row.get("companyid") or None)
+            active_from = _local_date(row.get("activedatetime"), "ActiveDateTime", required=True)
+            active_to = _local_date(row.get("inactivedatetime"), "InactiveDateTime", required=False)
+            if active_to is not None and active_to < active_from:
+                raise RecordError("InactiveDateTime",
+                                  f"InactiveDateTime {active_to} is before ActiveDateTime {active_from}")
+            extra = {k: v for k, v in row.items() if k not in {"deviceid", "activedatetime", "inactivedatetime"}}
+            rows.append({
+                **record(source, file_path, line, row),
+                "record_id": device_id,
+                "site_id": site.site_id,
+                "device_type": kind,
+                "active_from": active_from,
+                "active_to": active_to,
+                "vendor_ref": device_id,
+                "extra": json.dumps(extra, sort_keys=True),
+            })
+        except RecordError as exc:
+            refused.append(refuse(source, file_path, line, device_id, exc, row))
+    return finish(source, "devices", rows, refused, reason=SCHEMA_REASON)
 
 
 def device_lookup(devices: ParseResult) -> dict[tuple[str, str], str]:
@@ -417,27 +357,3 @@ def _local_date(value: str | None, field: str, required: bool) -> date | None:
             raise RecordError(field, f"missing {field}")
         return None
     return local_datetime(value.strip(), field).date()
-
-
-def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined]) -> ParseResult:
-    """Build the canonical frame, validate it with the pandera schema and quarantine any
-    row the schema refuses (the per-record checks above exist to give precise reasons)."""
-    columns = CANONICAL_COLUMNS[table]
-    schema = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64, "content_hash": pl.Utf8}
-    for row in rows:
-        row["content_hash"] = content_hash({k: row[k] for k in columns})
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
-    try:
-        SCHEMAS[table].validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        bad: dict[int, tuple[str, str]] = {}
-        for case in exc.failure_cases.iter_rows(named=True):
-            if case["index"] is not None:
-                bad.setdefault(int(case["index"]), (case["column"] or "row", str(case["check"])))
-        for index, (column, check) in bad.items():
-            row = rows[index]
-            refused.append(Quarantined(source, row["source_file"], row["source_line"], row["record_id"],
-                                       column, f"schema check failed: {column} {check}", row["_content"]))
-        keep = [i for i in range(len(rows)) if i not in bad]
-        frame = frame[keep] if keep else frame.clear()
-    return ParseResult(source=source, table=table, rows=frame, quarantined=refused)

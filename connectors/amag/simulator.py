@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.amag.parser import ACTIVITY_COLUMNS, DEVICE_COLUMNS
+from connectors.simulator.exports import planted_record
 
 SOURCE = "amag"
 TXN_BASE = 88_000_000
@@ -35,17 +36,6 @@ CONDITIONS = {
     "tamper": ("Tamper", 9),
     "fire_alarm": ("Fire Alarm", 10),
 }
-
-
-def amag_sites(world: Any) -> list[Any]:
-    return [s for s in world.sites if s.access_vendor == SOURCE]
-
-
-def amag_devices(world: Any) -> list[Any]:
-    """Controllers and readers of the AMAG sites (cameras belong to the video system)."""
-    sites = {s.site_id for s in amag_sites(world)}
-    return [d for d in world.devices
-            if d.site_id in sites and d.vendor == SOURCE and d.device_type in ("panel", "door_reader")]
 
 
 def culture_text(sql_text: str) -> str:
@@ -85,7 +75,7 @@ def sql_local(at: datetime, tz: str) -> str:
 
 
 def _devices(world: Any) -> list[dict[str, str]]:
-    devices = amag_devices(world)
+    devices = world.access_devices(SOURCE)
     names = {d.vendor_ref: d.name for d in devices if d.device_type == "panel"}
     rows = []
     for d in devices:
@@ -102,7 +92,7 @@ def _devices(world: Any) -> list[dict[str, str]]:
 
 
 def _transactions(world: Any) -> list[dict[str, str]]:
-    devices = {d.device_id: d for d in amag_devices(world)}
+    devices = {d.device_id: d for d in world.access_devices(SOURCE)}
     rows = []
     for ev in world.device_events:  # the world numbers events in time order: TxnIDs follow it
         device = devices.get(ev.device_id)
@@ -134,7 +124,7 @@ def records_for_server(world: Any) -> dict[str, Any]:
 
 def sites_rows(world: Any) -> list[dict[str, str]]:
     return [{"CompanyID": str(s.amag_company_id), "site_id": s.site_id, "timezone": s.timezone}
-            for s in amag_sites(world)]
+            for s in world.access_sites(SOURCE)]
 
 
 def site_map(world: Any):
@@ -205,10 +195,8 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         for row, fld, reason in bad:
             tail.append(row)
             name = f"ActivityDataView_{last_day}.csv"
-            planted.append({"kind": f"amag_{fld.lower()}", "source": SOURCE, "record_id": row["TxnID"] or None,
-                            "expect": "quarantine", "note": reason, "file": f"{folder.name}/{name}",
-                            "line": len(tail) + header_line, "path": str(folder / name), "field": fld,
-                            "reason": reason, "table": "device_events"})
+            planted.append(planted_record(SOURCE, folder, name, len(tail) + header_line, row["TxnID"] or None, fld,
+                                          reason, "device_events"))
     for index, day in enumerate(sorted(by_day)):
         path = folder / f"ActivityDataView_{day}.csv"
         text = (powershell_csv if _powershell(index) else ssms_csv)(ACTIVITY_COLUMNS, by_day[day])

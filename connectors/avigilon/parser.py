@@ -31,27 +31,28 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.base import ParseResult, Quarantined
 from connectors.vendor_parsing import (
+    HISTORY,
     MAPPING_FILE,
     Mapping,
     RecordError,
-    Sightings,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
-    file_kind,
     finish,
     id_text,
     iso_ms,
+    latest_listings,
     load_mapping,
     merge,
     parse_utc,
-    read_json,
+    read_export_folder,
     record,
     refuse,
-    snapshot_date,
+    required_id,
 )
 
 SOURCE = "avigilon"
@@ -63,7 +64,7 @@ EVENT_TYPES = {
     "DEVICE_MOTION_STOP": "motion_end",
 }
 NO_EVENT = "-1"  # `linkedEventId` of an event linked to nothing
-KINDS = ("cameras", "alarms", "history_", "events")
+KINDS = ("cameras", "alarms", HISTORY, "events")
 
 
 def result_list(data: Any, path: str, source: str, refused: list[Quarantined], key: str | None) -> list[Any]:
@@ -124,36 +125,13 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source, fold_case=False)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
-    histories: dict[str, list[tuple[str, int, Any]]] = {}
-    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
-    sightings = Sightings()
-    for path in sorted(folder.rglob("*.json")):
-        if path.name == MAPPING_FILE:
-            continue
-        kind = file_kind(path, KINDS)
-        data, read = read_json(path, source, refused)
-        files["events" if kind is None else "alarms" if kind == "history_" else kind].append(read)
-        if kind is None:
-            refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected cameras*, alarms*, history_<alarm id>* "
-                                       "or events*.json", f"sha256:{read.sha256}"))
-            continue
-        if data is None:
-            continue
-        items = result_list(data, str(path), source, refused, None if kind == "history_" else kind)
-        read.rows_read = len(items)
-        rows = [(str(path), n, item) for n, item in enumerate(items, start=1)]
-        if kind == "history_":
-            histories.setdefault(path.stem[len("history_"):], []).extend(rows)
-            continue
-        kinds[kind].extend(rows)
-        if kind == "cameras":
-            sightings.add(snapshot_date(path), [c for c in (id_text(i.get("id")) for i in items
-                                                            if isinstance(i, dict)) if c])
+    export = read_export_folder(
+        folder, source, KINDS, refused, inventory="cameras", device_id=lambda camera: id_text(camera.get("id")),
+        items_of=lambda data, path, kind: result_list(data, path, source, refused, None if kind == HISTORY else kind))
+    kinds, sightings, files = export.items, export.sightings, export.files
     devices, cameras = parse_cameras(kinds["cameras"], mapping, camera_servers(kinds["events"]), source,
                                      first_seen=sightings.first_seen, last_active=sightings.last_active)
-    incidents, alarm_events = parse_alarms(kinds["alarms"], histories, cameras, mapping, source)
+    incidents, alarm_events = parse_alarms(kinds["alarms"], export.histories, cameras, mapping, source)
     events = merge(source, "device_events", [parse_events(kinds["events"], mapping, source), alarm_events])
     devices.files, incidents.files, events.files = files["cameras"], files["alarms"], files["events"]
     events.quarantined[:0] = refused
@@ -167,16 +145,8 @@ def parse_cameras(items: list[tuple[str, int, Any]], mapping: Mapping, servers: 
     """Cameras -> devices, each from its latest listing. Avigilon sends no date added: a camera
     was installed the first day an inventory snapshot (or pull) listed it, and retired the day
     before the first one that no longer does."""
-    latest: dict[str, tuple[str, int, Any]] = {}
     refused: list[Quarantined] = []
-    for file_path, position, item in items:
-        ident = id_text(item.get("id")) if isinstance(item, dict) else None
-        if ident is None:
-            problem = RecordError("id", "missing id") if isinstance(item, dict) else RecordError(
-                None, "item is not a JSON object")
-            refused.append(refuse(source, file_path, position, None, problem, item))
-            continue
-        latest[ident] = (file_path, position, item)
+    latest = latest_listings(items, source, refused)
     cameras = Cameras(items={k: v[2] for k, v in latest.items()})
     rows: list[dict[str, Any]] = []
     for ident, (file_path, position, item) in latest.items():
@@ -285,12 +255,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
                 "id", f"history of alarm {alarm_id}, which the alarms export (alarms*.json) does not list: "
                       "no name, camera or site for it"), entry))
     for file_path, position, alarm in items:
-        alarm_id = id_text(alarm.get("id")) if isinstance(alarm, dict) else None
+        alarm_id = None
         try:
-            if not isinstance(alarm, dict):
-                raise RecordError(None, "alarm is not a JSON object")
-            if alarm_id is None:
-                raise RecordError("id", "missing id")
+            alarm_id = required_id(alarm, "id", what="alarm")
             history = histories.get(alarm_id, [])
             found = activations(history)
             if not found:
@@ -305,11 +272,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
             base = record(source, where, act.position, {"alarm": alarm_id, "triggered": iso_ms(act.triggered)})
             ref = alarm_source_ref(source, record_id)
             if act.claimed is None or act.acknowledged is None:
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id, "device_id": camera,
-                               "event_type": "alarm_triggered", "occurred_at": act.triggered, "incident_ref": ref,
-                               "vendor_ref": record_id,
-                               "extra": extra_json({"alarmId": alarm_id, "alarmName": alarm.get("name"),
-                                                    "type": alarm.get("type")}, set())})
+                static = {"alarmId": alarm_id, "alarmName": alarm.get("name"), "type": alarm.get("type")}
+                events.append({**base, **alarm_triggered(record_id, site_id, camera, act.triggered, ref, record_id,
+                                                         extra_json(static, set()))})
                 continue
             try:
                 check_response(act.claimed, act.acknowledged, "ACKNOWLEDGED.timestamp")
@@ -339,11 +304,7 @@ def parse_events(items: list[tuple[str, int, Any]], mapping: Mapping, source: st
     for file_path, position, item in items:
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "event is not a JSON object")
-            record_id = id_text(item.get("thisId"))
-            if record_id is None:
-                raise RecordError("thisId", "missing thisId")
+            record_id = required_id(item, "thisId", what="event")
             occurred = parse_utc(item.get("timestamp"), "timestamp", require="Z")
             server = id_text(item.get("originatingServerId"))
             site_id = mapping.site_of(server) if server else None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.avigilon.parser import ACKNOWLEDGED, CLAIMED, EVENT_TYPES, NO_EVENT, SOURCE, TRIGGERED
+from connectors.simulator.exports import planted_record, write_files
 from connectors.simulator.world import alarm_definition_id
 from connectors.vendor_parsing import MAPPING_FILE, Mapping
 
@@ -206,33 +207,23 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         epoch = int(datetime.fromisoformat(template["timestamp"].replace("Z", "+00:00")).timestamp() * 1000)
         bad_time = dict(template, thisId="990000001", originatingEventId="990000001", timestamp=epoch)
         rows.append(bad_time)
-        planted.append(_planted(folder, f"events_{last}.json", len(rows), "990000001", "timestamp",
-                                "is a number", "device_events"))
+        planted.append(planted_record(SOURCE, folder, f"events_{last}.json", len(rows), "990000001", "timestamp",
+                                      "is a number", "device_events"))
         stray = dict(template, thisId="990000002", originatingEventId="990000002",
                      originatingServerId=opaque("server/unregistered"), originatingServerName="ACC-LAB",
                      cameraId=opaque("camera/lab", 40))
         rows.append(stray)
-        planted.append(_planted(folder, f"events_{last}.json", len(rows), "990000002", "originatingServerId",
-                                "no site mapping for ACC server", "device_events"))
+        planted.append(planted_record(SOURCE, folder, f"events_{last}.json", len(rows), "990000002",
+                                      "originatingServerId", "no site mapping for ACC server", "device_events"))
         no_id = {k: v for k, v in template.items() if k != "thisId"}
         rows.append(no_id)
-        planted.append(_planted(folder, f"events_{last}.json", len(rows), None, "thisId", "missing thisId",
-                                "device_events"))
+        planted.append(planted_record(SOURCE, folder, f"events_{last}.json", len(rows), None, "thisId",
+                                      "missing thisId", "device_events"))
     for month, rows in sorted(months.items()):
         files[f"events_{month}.json"] = _answer("events", rows)
-    for old in [*folder.glob("events_*.json"), *folder.glob("cameras*.json"), *folder.glob("history_*.json")]:
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return {"source": SOURCE, "folder": str(folder), "files": [str(folder / n) for n in sorted(files)],
+    written = write_files(folder, files, ("events_*.json", "cameras*.json", "history_*.json"))
+    return {"source": SOURCE, "folder": str(folder), "files": written,
             "records": {"incidents": sum(len(h) // 3 for h in histories.values()), "device_events": len(events),
                         "devices": len(avigilon_cameras(world))},
             "planted": planted}
 
-
-def _planted(folder: Path, name: str, line: int, record_id: str | None, fld: str, reason: str,
-             table: str) -> dict[str, Any]:
-    return {"kind": f"{SOURCE}_{fld.lower()}", "source": SOURCE, "record_id": record_id, "expect": "quarantine",
-            "note": reason, "file": f"{folder.name}/{name}", "line": line, "path": str(folder / name),
-            "field": fld, "reason": reason, "table": table}

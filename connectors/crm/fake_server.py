@@ -17,11 +17,10 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from connectors.fake_http import ANSWER, LocalServer
+from connectors.fake_http import ANSWER, LocalServer, aware_instant
 
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _SINCE = re.compile(r"\bWHERE\s+LastModifiedDate\s*>\s*(\S+)", re.IGNORECASE)
@@ -110,10 +109,10 @@ class FakeSalesforce(LocalServer):
                               "errorCode": "INVALID_TYPE"}], {}
         since = _SINCE.search(outer)
         if since:
-            floor = _instant(since.group(1))
+            floor = aware_instant(since.group(1))
             if floor is None:
                 return 400, [{"message": f"bad datetime {since.group(1)!r}", "errorCode": "MALFORMED_QUERY"}], {}
-            records = [r for r in records if (_instant(r.get("LastModifiedDate")) or floor) > floor]
+            records = [r for r in records if (aware_instant(r.get("LastModifiedDate")) or floor) > floor]
         limit = _LIMIT.search(outer)
         if limit:
             records = records[:int(limit.group(1))]
@@ -129,13 +128,3 @@ class FakeSalesforce(LocalServer):
                 self._locators[locator] = (rest, total)
             page["nextRecordsUrl"] = f"{base}/query/{locator}"
         return page
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo is not None else None

@@ -14,10 +14,10 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.crm.records import AccountBundle, ContractRows, Problem, Row
 from connectors.inbox.contracts import validate_document
+from connectors.vendor_parsing import iana_zone
 
 IN_FORCE = ("activated", "terminated", "expired")
 NOT_YET = ("draft", "in approval", "in approval process", "lost")  # lost: a HubSpot deal never won
@@ -68,26 +68,18 @@ def map_account(bundle: AccountBundle) -> tuple[dict | None, list[Problem]]:
         client["phone"] = phone
     if not email and not phone:
         fail(acc, "Email", "no billing contact email and no phone: the client cannot be invoiced")
-    channel = acc.get("PreferredChannel").lower()
+    channel = _picklist(acc, "PreferredChannel", CHANNELS, "Email, SMS or Portal", fail)
     if channel:
-        if channel in CHANNELS:
-            client["preferred_channel"] = CHANNELS[channel]
-        else:
-            fail(acc, "PreferredChannel", f"PreferredChannel {acc.get('PreferredChannel')!r} is not Email, SMS "
-                                          f"or Portal")
+        client["preferred_channel"] = channel
     autopay = _bool(acc, "AutoPay", fail)
     if autopay:
         client["autopay"] = True
     method = acc.get("PaymentMethodRef")
     if method:
         client["payment_method"] = method  # autopay without one is accepted: dbt raises missing_payment_method
-    grouping = acc.get("InvoiceGrouping").lower()
+    grouping = _picklist(acc, "InvoiceGrouping", GROUPINGS, "Consolidated or Per Site", fail)
     if grouping:
-        if grouping in GROUPINGS:
-            client["grouping"] = GROUPINGS[grouping]
-        else:
-            fail(acc, "InvoiceGrouping", f"InvoiceGrouping {acc.get('InvoiceGrouping')!r} is not Consolidated "
-                                         f"or Per Site")
+        client["grouping"] = grouping
     if acc.get("Currency"):
         client["currency"] = acc.get("Currency").upper()
 
@@ -100,7 +92,7 @@ def map_account(bundle: AccountBundle) -> tuple[dict | None, list[Problem]]:
                             ("tax_jurisdiction", "TaxJurisdiction")):
             if not site[key]:
                 fail(row, column, f"missing {column}")
-        if site["timezone"] and not _zone(site["timezone"]):
+        if site["timezone"] and iana_zone(site["timezone"]) is None:
             fail(row, "TimeZone", f"{site['timezone']!r} is not an IANA timezone (e.g. America/New_York)")
         if site["id"] in site_ids:
             fail(row, "SiteId", f"site {site['id']} appears twice")
@@ -272,6 +264,15 @@ def _promo(row: Row, fail) -> dict | None:
 # --- merge with the contracts folder ----------------------------------------------------------
 
 
+def _picklist(row: Row, column: str, values: dict[str, str], names: str, fail) -> str | None:
+    """An optional picklist field as our value (its label compared case-insensitively); an
+    empty one is None, any other label refuses the row naming the labels allowed."""
+    label = row.get(column)
+    if label and label.lower() not in values:
+        fail(row, column, f"{column} {label!r} is not {names}")
+    return values.get(label.lower())
+
+
 def _bool(row: Row, column: str, fail) -> bool:
     value = row.get(column).lower()
     if value in _TRUE:
@@ -308,11 +309,3 @@ def _add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True

@@ -19,14 +19,13 @@ CRM document stays in force."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from connectors.base import FileRead, ParseResult, Quarantined, sha256_text
+from connectors.base import FileRead, ParseResult, Quarantined, file_refusal, sha256_text
 from connectors.crm.mapping import GUARD_KEYS, map_account
 from connectors.crm.records import (
     FILES,
@@ -44,6 +43,7 @@ from connectors.crm.records import (
     read_csv,
 )
 from connectors.inbox.contracts import canonical_json, read_contract
+from connectors.vendor_parsing import read_file
 
 SOURCE = "crm"
 TABLE = "contract_documents"
@@ -74,10 +74,8 @@ def parse_folder(folder: Path, base_documents: dict[str, dict] | None = None) ->
     parts: list[dict[str, list[Row]]] = []
     problems: list[Problem] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        data = path.read_bytes()
-        read = FileRead(source, str(path), hashlib.sha256(data).hexdigest(), 0)
+        read, text = read_file(path, source)
         files.append(read)
-        text = data.decode("utf-8-sig", errors="replace")
         name = path.name.lower()
         try:
             if name in FILES:
@@ -99,8 +97,8 @@ def parse_folder(folder: Path, base_documents: dict[str, dict] | None = None) ->
                 raise ValueError(f"unexpected file in {source}/ (expected {', '.join(FILES)} or Salesforce "
                                  f"query results *.json)")
         except ValueError as exc:
-            refused.append(Quarantined(source, str(path), 1 if name.endswith(".csv") else None, None, None,
-                                       f"file refused: {exc}", f"sha256:{read.sha256}\n{text[:4000]}"))
+            refused.append(file_refusal(source, str(path), text, read.sha256, f"file refused: {exc}",
+                                        1 if name.endswith(".csv") else None))
     bundles, orphans = bundles_from_tables(merge_tables(parts))
     refused.extend(quarantine(source, problems + orphans, None))
     if base_documents is None:

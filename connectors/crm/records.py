@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import csv_records
+
 # canonical field -> other names it is delivered under (besides the `__c` form)
 ALIASES: dict[str, tuple[str, ...]] = {
     "ExternalId": ("Vigil_Client_Id__c", "vigil_client_id"),
@@ -143,19 +145,13 @@ def read_csv(file_path: str, text: str, required: tuple[tuple[str, ...], ...]) -
     if missing:
         raise ValueError(f"missing column(s) {', '.join(missing)}")
     rows = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return rows
-        if not any(v.strip() for v in values):
-            continue
+    for line, values in csv_records(reader):
         if len(values) != len(header):
             data: dict[str, Any] = {"_fields": len(values), "_raw": ",".join(values)}
         else:
             data = {h: v.strip() for h, v in zip(header, values, strict=True)}
         rows.append(Row(file_path, line, data))
+    return rows
 
 
 # --- Salesforce query results -------------------------------------------------------------------

@@ -30,17 +30,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.base import ParseResult, Quarantined
 from connectors.vendor_parsing import (
     MAPPING_FILE,
     Mapping,
     RecordError,
-    Sightings,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
-    file_kind,
     finish,
     guid_text,
     id_text,
@@ -48,10 +47,10 @@ from connectors.vendor_parsing import (
     merge,
     optional_utc,
     parse_utc,
-    read_json,
+    read_export_folder,
     record,
     refuse,
-    snapshot_date,
+    required_id,
     utc_date,
 )
 
@@ -194,29 +193,10 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
-    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
-    sightings = Sightings()
-    for path in sorted(folder.rglob("*.json")):
-        if path.name == MAPPING_FILE:
-            continue
-        kind = file_kind(path, KINDS)
-        data, read = read_json(path, source, refused)
-        if kind is None:
-            refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected entities*, entity*, alarms* or "
-                                       "events*.json", f"sha256:{read.sha256}"))
-            files["events"].append(read)
-            continue
-        files[kind].append(read)
-        if data is None:
-            continue
-        rows = report_rows(data, str(path), source, refused)
-        read.rows_read = len(rows)
-        kinds[kind].extend((str(path), n, item) for n, item in enumerate(rows, start=1))
-        if kind == "entities":
-            sightings.add(snapshot_date(path), [g for g in (guid_text(r.get("Guid")) for r in rows
-                                                            if isinstance(r, dict)) if g])
+    export = read_export_folder(folder, source, KINDS, refused, inventory="entities",
+                                device_id=lambda entity: guid_text(entity.get("Guid")),
+                                items_of=lambda data, path, _: report_rows(data, path, source, refused))
+    kinds, sightings, files = export.items, export.sightings, export.files
     devices, entities = parse_entities(kinds["entities"] + kinds["entity"], mapping, source,
                                        first_seen=sightings.first_seen, last_active=sightings.last_active)
     incidents, alarm_events = parse_alarms(kinds["alarms"], entities, mapping, source)
@@ -242,12 +222,9 @@ def parse_entities(items: list[tuple[str, int, Any]], mapping: Mapping, source: 
     refused: list[Quarantined] = []
     done: set[str] = set()
     for file_path, position, item in items:
-        guid = guid_text(item.get("Guid")) if isinstance(item, dict) else None
+        guid = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "row is not a JSON object")
-            if guid is None:
-                raise RecordError("Guid", "missing Guid")
+            guid = required_id(item, "Guid", read=guid_text, what="row")
             if guid in done:
                 continue
             details = entities.by_guid.get(guid)
@@ -301,11 +278,7 @@ def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping:
         base = record(source, file_path, position, item)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "row is not a JSON object")
-            record_id = id_text(item.get("InstanceId"))
-            if record_id is None:
-                raise RecordError("InstanceId", "missing InstanceId")
+            record_id = required_id(item, "InstanceId", what="row")
             opened = utc(item.get("TriggerTime"), "TriggerTime")
             site_id = site_of(item.get("TriggerEntity"), mapping, entities, "TriggerEntity")
             investigated = optional(item.get("InvestigatedTime"), "InvestigatedTime")
@@ -315,10 +288,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], entities: Entities, mapping:
                 # only what never changes while the alarm is open, so the same open alarm
                 # pulled twice is the same record, not a new version
                 static = {k: item.get(k) for k in ("Alarm", "TriggerEntity", "TriggerEvent", "Priority")}
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id,
-                               "device_id": guid_text(item.get("TriggerEntity")), "event_type": "alarm_triggered",
-                               "occurred_at": opened, "incident_ref": alarm_source_ref(source, record_id),
-                               "vendor_ref": record_id, "extra": extra_json(static, set(), AlarmName=alarm_name)})
+                events.append({**base, **alarm_triggered(
+                    record_id, site_id, guid_text(item.get("TriggerEntity")), opened,
+                    alarm_source_ref(source, record_id), record_id, extra_json(static, set(), AlarmName=alarm_name))})
                 continue
             check_response(investigated, acked, "AckedTime")
             incidents.append({

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.genetec.parser import SOURCE, event_record_id
+from connectors.simulator.exports import planted_record, write_files
 from connectors.vendor_parsing import MAPPING_FILE, Mapping
 
 NAMESPACE = uuid.UUID("6d0f0a8e-3c1b-4f55-9a5e-0b1d2c3e4f50")
@@ -211,34 +212,24 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         rows = months[last]["alarms"]
         empty = dict(template, InstanceId=template["InstanceId"] + 900000, TriggerTime="0001-01-01T00:00:00Z")
         rows.append(empty)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), str(empty["InstanceId"]),
-                                "TriggerTime", ".NET's empty date", "incidents"))
+        planted.append(planted_record(SOURCE, folder, f"alarms_{last}.json", len(rows), str(empty["InstanceId"]),
+                                      "TriggerTime", ".NET's empty date", "incidents"))
         no_id = {k: v for k, v in template.items() if k != "InstanceId"}
         rows.append(no_id)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), None, "InstanceId",
-                                "missing InstanceId", "incidents"))
+        planted.append(planted_record(SOURCE, folder, f"alarms_{last}.json", len(rows), None, "InstanceId",
+                                      "missing InstanceId", "incidents"))
     if events:
         rows = months[last]["events"]
         stray = dict(events[-1], Source=gid("camera", "decommissioned"), Unit=None)
         rows.append(stray)
-        planted.append(_planted(folder, f"events_{last}.json", len(rows), event_record_id(stray), "Source",
-                                "no area mapping for entity", "device_events"))
+        planted.append(planted_record(SOURCE, folder, f"events_{last}.json", len(rows), event_record_id(stray),
+                                      "Source", "no area mapping for entity", "device_events"))
     for month, kinds in sorted(months.items()):
         files[f"alarms_{month}.json"] = _rsp(kinds["alarms"])
         files[f"events_{month}.json"] = _rsp(kinds["events"])
-    for old in [*folder.glob("alarms_*.json"), *folder.glob("events_*.json"), *folder.glob("entit*.json")]:
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return {"source": SOURCE, "folder": str(folder), "files": [str(folder / n) for n in sorted(files)],
+    written = write_files(folder, files, ("alarms_*.json", "events_*.json", "entit*.json"))
+    return {"source": SOURCE, "folder": str(folder), "files": written,
             "records": {"incidents": len(alarms), "device_events": len(events),
                         "devices": len(genetec_devices(world))},
             "planted": planted}
 
-
-def _planted(folder: Path, name: str, line: int, record_id: str | None, fld: str, reason: str,
-             table: str) -> dict[str, Any]:
-    return {"kind": f"{SOURCE}_{fld.lower()}", "source": SOURCE, "record_id": record_id, "expect": "quarantine",
-            "note": reason, "file": f"{folder.name}/{name}", "line": line, "path": str(folder / name),
-            "field": fld, "reason": reason, "table": table}

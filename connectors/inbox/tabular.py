@@ -21,19 +21,14 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from connectors.base import FileRead, Quarantined
+from connectors.base import CODE_RE, CONTENT_HEAD, FileRead, Quarantined, csv_records, file_refusal
 
 # ISO-8601 instant with an offset or Z; seconds and fraction optional, `T` or one space.
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
 LOCAL_TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 WHOLE_NUMBER_RE = r"^\+?\d{1,9}$"
-# Service types, classifications and device types are matched against contract keys
-# verbatim, so they must already be codes; "Armed Guard" would silently find no rate.
-CODE_RE = r"^[a-z][a-z0-9_]*$"
 DECIMAL_RE = r"^\d+(\.\d+)?$"
-
-CONTENT_HEAD = 4000  # characters of a refused file kept in raw.quarantine.content
 
 
 # --- polars expressions shared by checks and typed conversion ------------------------------
@@ -142,13 +137,6 @@ class Delivered:
                           sort_keys=True)
 
 
-def file_refusal(source: str, path: str, text: str, digest: str, reason: str,
-                 line: int | None = None) -> Quarantined:
-    """A whole file refused as one quarantine row. The content names the file's digest so
-    two different broken files are two rows, and the same file again is none."""
-    return Quarantined(source, path, line, None, None, reason, f"sha256:{digest}\n{text[:CONTENT_HEAD]}")
-
-
 def read_text(path: Path, source: str) -> tuple[str | None, FileRead, Quarantined | None]:
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -200,21 +188,12 @@ def read_records(path: Path, kind: CsvKind) -> Delivered:
     refused: list[Quarantined] = []
     id_at = known.get(kind.id_column) if kind.id_column else None
     width = len(header)
-    rows_read = 0
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows_read += 1
-            refused.append(Quarantined(source, file_path, start, None, None, f"unreadable CSV record: {exc}",
-                                       f"{file_path}:{start}"))
-            continue
-        if not row or not "".join(row).strip():
-            continue
-        rows_read += 1
+
+    def unreadable(start: int, exc: csv.Error) -> None:
+        refused.append(Quarantined(source, file_path, start, None, None, f"unreadable CSV record: {exc}",
+                                   f"{file_path}:{start}"))
+
+    for start, row in csv_records(reader, unreadable):
         if len(row) != width:
             record_id = (row[id_at].strip() or None) if id_at is not None and id_at < len(row) else None
             refused.append(Quarantined(source, file_path, start, record_id, None,
@@ -223,7 +202,7 @@ def read_records(path: Path, kind: CsvKind) -> Delivered:
             continue
         good.append(row)
         lines.append(start)
-    file.rows_read = rows_read
+    file.rows_read = len(good) + len(refused)  # every record read, refused ones too
     # Columns as delivered (`_raw<i>`, kept for quarantine content), then the kind's columns
     # stripped with empty -> null, and extra columns as one JSON object: all vectorised.
     raw = pl.DataFrame([pl.Series(f"_raw{i}", list(col), pl.Utf8) for i, col in enumerate(zip(*good, strict=True))]

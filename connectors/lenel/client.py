@@ -30,6 +30,7 @@ import requests
 from connectors.base import ParseResult
 from connectors.http import HttpError, RetryingHttp, Watermark
 from connectors.lenel import parser
+from connectors.vendor_parsing import RecordError, id_text, iso_utc
 
 VERSION = "1.0"
 INVENTORY_TYPES = ("Lnl_Reader", "Lnl_Panel")
@@ -187,11 +188,11 @@ def item_key(raw: Any) -> tuple[datetime | None, str | None]:
     if not isinstance(item, dict):
         return None, None
     try:
-        at = parser.parse_instant(item.get("timestamp"), "timestamp")
-    except parser.RecordError:
+        at = iso_utc(item.get("timestamp"), "timestamp")
+    except RecordError:
         at = None
-    serial = parser._id_text(item.get("serial_number"))
-    controller = parser._id_text(item.get("controller_id"))
+    serial = id_text(item.get("serial_number"))
+    controller = id_text(item.get("controller_id"))
     return at, (f"{controller}-{serial}" if controller and serial else serial)
 
 

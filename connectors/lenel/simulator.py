@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.simulator.exports import planted_record
+
 SOURCE = "lenel"
 SERVER_TIMEZONE = "America/Chicago"  # the OnGuard server's zone: every logged event carries its offset
 EVENTS_PER_PAGE = 200
@@ -42,23 +44,12 @@ CODES = {
 ALARMS = {"door_forced", "door_held", "tamper", "fire_alarm"}
 
 
-def lenel_sites(world: Any) -> list[Any]:
-    return [s for s in world.sites if s.access_vendor == SOURCE]
-
-
-def lenel_devices(world: Any) -> list[Any]:
-    """Panels and door readers of the Lenel sites (cameras belong to the video system)."""
-    sites = {s.site_id for s in lenel_sites(world)}
-    return [d for d in world.devices
-            if d.site_id in sites and d.vendor == SOURCE and d.device_type in ("panel", "door_reader")]
-
-
 def _panel_of(device: Any) -> int:
     return int(device.controller_ref if device.device_type == "door_reader" else device.vendor_ref)
 
 
 def _event_items(world: Any) -> list[dict[str, Any]]:
-    devices = {d.device_id: d for d in lenel_devices(world)}
+    devices = {d.device_id: d for d in world.access_devices(SOURCE)}
     panels = {_panel_of(d): d for d in devices.values() if d.device_type == "panel"}
     items = []
     for ev in world.device_events:
@@ -102,7 +93,7 @@ def _instances(world: Any, on: date | None = None) -> dict[str, list[dict[str, A
     """Readers and panels as `/instances` lists them (on day `on`, or every one): the
     OnGuard properties only, no install date."""
     readers, panels = [], []
-    for device in lenel_devices(world):
+    for device in world.access_devices(SOURCE):
         if on is not None and not device.active_on(on):
             continue
         site = world.site(device.site_id)
@@ -120,7 +111,7 @@ def snapshot_dates(world: Any) -> list[date]:
     its last day, the day after, and the world's last day, so first and last seen are the
     world's active dates."""
     days = {world.end}
-    for device in lenel_devices(world):
+    for device in world.access_devices(SOURCE):
         days.add(device.active_from)
         if device.active_to is not None:
             days.update({device.active_to, device.active_to + timedelta(days=1)})
@@ -135,7 +126,7 @@ def records_for_server(world: Any) -> dict[str, Any]:
 def sites_rows(world: Any) -> list[dict[str, str]]:
     """`sites.csv`: each Lenel panel (controller) and the site it serves."""
     return [{"controller_id": str(_panel_of(d)), "site_id": d.site_id, "timezone": world.site(d.site_id).timezone}
-            for d in lenel_devices(world) if d.device_type == "panel"]
+            for d in world.access_devices(SOURCE) if d.device_type == "panel"]
 
 
 def site_map(world: Any):
@@ -149,14 +140,6 @@ def _page(items: list[dict[str, Any]], number: int, size: int, total: int) -> di
     return {"page_number": number, "page_size": size, "total_pages": max(1, -(-total // size)),
             "total_items": total, "count": len(items), "item_list": items, "version": "1.0"}
 
-
-def _planted(folder: Path, name: str, line: int, record_id: str | None, fld: str, reason: str,
-             table: str) -> dict[str, Any]:
-    """A planted record in the shape of world.Planted (file relative to the inbox), plus the
-    absolute `path`, the `field` and the expected `reason` fragment."""
-    return {"kind": f"lenel_{fld.lower()}", "source": SOURCE, "record_id": record_id, "expect": "quarantine",
-            "note": reason, "file": f"{folder.name}/{name}", "line": line, "path": str(folder / name),
-            "field": fld, "reason": reason, "table": table}
 
 
 def write_exports(world: Any, folder: Path) -> dict[str, Any]:
@@ -190,8 +173,8 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
                 bad_reader = {k: v for k, v in items[0].items() if k != "PanelID"}
                 bad_reader.update(ReaderID=90, Name="Unlabelled reader")
                 wrapped.append({"type_name": type_name, "property_value_map": bad_reader})
-                planted.append(_planted(folder, name, len(wrapped), None, "PanelID", "missing PanelID or ReaderID",
-                                        "devices"))
+                planted.append(planted_record(SOURCE, folder, name, len(wrapped), None, "PanelID",
+                                              "missing PanelID or ReaderID", "devices"))
             path = folder / name
             path.write_text(json.dumps(_page(wrapped, 1, max(len(wrapped), 1), len(wrapped)), indent=1))
             files.append(str(path))
@@ -214,8 +197,8 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         files.append(str(path))
     last = f"logged_events_page_{len(pages):04d}.json"
     for offset, (record_id, fld, reason) in enumerate(bad_events):
-        planted.append(_planted(folder, last, len(pages[-1]) - len(bad_events) + offset + 1, record_id, fld, reason,
-                                "device_events"))
+        planted.append(planted_record(SOURCE, folder, last, len(pages[-1]) - len(bad_events) + offset + 1, record_id,
+                                      fld, reason, "device_events"))
     for old in [*folder.glob("logged_events_page_*.json"), *folder.glob("instances_*.json")]:
         if str(old) not in files:  # stale pages of an earlier, longer simulation
             old.unlink()

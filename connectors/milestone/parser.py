@@ -27,29 +27,30 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileRead, ParseResult, Quarantined
+from connectors.base import ParseResult, Quarantined
 from connectors.vendor_parsing import (
+    HISTORY,
     MAPPING_FILE,
     Mapping,
     RecordError,
-    Sightings,
     alarm_source_ref,
+    alarm_triggered,
     check_response,
     classify_name,
     extra_json,
-    file_kind,
     finish,
     guid_text,
     id_text,
     is_dotnet_empty,
+    latest_listings,
     load_mapping,
     merge,
     optional_utc,
     parse_utc,
-    read_json,
+    read_export_folder,
     record,
     refuse,
-    snapshot_date,
+    required_id,
     utc_date,
 )
 
@@ -65,7 +66,7 @@ EVENT_TYPES = {
     "6eb95dd6-7ccc-4bce-99f8-af0d0b582d77": "motion_start",  # Motion Started
     "6f55a7a7-d21c-4629-ac18-af1975e395a2": "motion_end",  # Motion Stopped
 }
-KINDS = ("cameras", "hardware", "alarms", "history_", "events")
+KINDS = ("cameras", "hardware", "alarms", HISTORY, "events")
 
 
 def split_source(source: Any) -> tuple[str | None, str | None]:
@@ -143,7 +144,7 @@ def list_items(data: Any, path: str, source: str, refused: list[Quarantined]) ->
 
 
 def history_alarm_id(path: Path) -> str | None:
-    return guid_text(path.stem[len("history_"):])
+    return guid_text(path.stem[len(HISTORY):])
 
 
 def parse_folder(folder: Path) -> list[ParseResult]:
@@ -152,36 +153,14 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     source = folder.name
     mapping = load_mapping(folder / MAPPING_FILE, source)
     refused: list[Quarantined] = list(mapping.quarantined)
-    kinds: dict[str, list[tuple[str, int, Any]]] = {k: [] for k in KINDS}
-    histories: dict[str, list[tuple[str, int, Any]]] = {}
-    files: dict[str, list[FileRead]] = {k: [] for k in KINDS}
-    sightings = Sightings()
-    for path in sorted(folder.rglob("*.json")):
-        if path.name == MAPPING_FILE:
-            continue
-        kind = file_kind(path, KINDS)
-        data, read = read_json(path, source, refused)
-        files["events" if kind is None else "alarms" if kind == "history_" else kind].append(read)
-        if kind is None:
-            refused.append(Quarantined(source, str(path), None, None, None,
-                                       "unrecognised export file: expected cameras*, hardware*, alarms*, "
-                                       "history_<alarm id>* or events*.json", f"sha256:{read.sha256}"))
-            continue
-        if data is None:
-            continue
-        items = list_items(data, str(path), source, refused)
-        read.rows_read = len(items)
-        rows = [(str(path), n, item) for n, item in enumerate(items, start=1)]
-        if kind == "history_":
-            histories.setdefault(history_alarm_id(path) or "", []).extend(rows)
-            continue
-        kinds[kind].extend(rows)
-        if kind == "cameras":
-            sightings.add(snapshot_date(path), [g for g in (guid_text(i.get("id")) for i in items
-                                                            if isinstance(i, dict)) if g])
+    export = read_export_folder(folder, source, KINDS, refused, inventory="cameras",
+                                device_id=lambda camera: guid_text(camera.get("id")),
+                                items_of=lambda data, path, _: list_items(data, path, source, refused),
+                                history_id=lambda path: history_alarm_id(path) or "")
+    kinds, sightings, files = export.items, export.sightings, export.files
     devices, configuration = parse_cameras(kinds["cameras"], kinds["hardware"], mapping, source,
-                                       first_seen=sightings.first_seen, last_active=sightings.last_active)
-    incidents, alarm_events = parse_alarms(kinds["alarms"], histories, configuration, mapping, source)
+                                           first_seen=sightings.first_seen, last_active=sightings.last_active)
+    incidents, alarm_events = parse_alarms(kinds["alarms"], export.histories, configuration, mapping, source)
     events = parse_events(kinds["events"], configuration, mapping, source)
     devices.files = files["cameras"] + files["hardware"]
     incidents.files, events.files = files["alarms"], files["events"]
@@ -199,17 +178,9 @@ def parse_cameras(cameras: list[tuple[str, int, Any]], hardware: list[tuple[str,
     configuration = Configuration(
         cameras={guid_text(i.get("id")): i for _, _, i in cameras if isinstance(i, dict) and guid_text(i.get("id"))},
         hardware={guid_text(i.get("id")): i for _, _, i in hardware if isinstance(i, dict) and guid_text(i.get("id"))})
-    latest: dict[str, tuple[str, int, Any]] = {}
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
-    for file_path, position, item in cameras:
-        ident = guid_text(item.get("id")) if isinstance(item, dict) else None
-        if ident is None:
-            problem = RecordError("id", "missing id") if isinstance(item, dict) else RecordError(
-                None, "item is not a JSON object")
-            refused.append(refuse(source, file_path, position, None, problem, item))
-            continue
-        latest[ident] = (file_path, position, item)
+    latest = latest_listings(cameras, source, refused, read=guid_text)
     for ident, (file_path, position, item) in latest.items():
         try:
             created = optional_utc(item.get("createdDate"), "createdDate")
@@ -303,11 +274,7 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
         base = record(source, file_path, position, item)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "item is not a JSON object")
-            record_id = guid_text(item.get("id"))
-            if record_id is None:
-                raise RecordError("id", "missing id")
+            record_id = required_id(item, "id", read=guid_text)
             opened = parse_utc(item.get("timestamp"), "timestamp")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             history = histories.get(record_id, [])
@@ -322,11 +289,9 @@ def parse_alarms(items: list[tuple[str, int, Any]], histories: dict[str, list[tu
                                                  f"(history_{record_id}.json, /alarms/{{id}}/history) is not in the "
                                                  "export: no response times")
                 static = {k: item.get(k) for k in ("localId", "name", "source", "priority")}
-                events.append({**base, "record_id": f"alarm-{record_id}", "site_id": site_id,
-                               "device_id": configuration.device_id(item.get("source")),
-                               "event_type": "alarm_triggered",
-                               "occurred_at": opened, "incident_ref": ref, "vendor_ref": str(item["id"]),
-                               "extra": extra_json(static, set())})
+                events.append({**base, **alarm_triggered(
+                    record_id, site_id, configuration.device_id(item.get("source")), opened, ref, str(item["id"]),
+                    extra_json(static, set()))})
                 continue
             check_response(started, ended, "history")
             incidents.append({
@@ -348,11 +313,7 @@ def parse_events(items: list[tuple[str, int, Any]], configuration: Configuration
     for file_path, position, item in items:
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "item is not a JSON object")
-            record_id = guid_text(item.get("id"))
-            if record_id is None:
-                raise RecordError("id", "missing id")
+            record_id = required_id(item, "id", read=guid_text)
             occurred = parse_utc(item.get("time"), "time")
             site_id = configuration.source_site(item.get("source"), mapping, "source")
             kind = guid_text(item.get("type"))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.milestone.parser import EVENT_TYPES, SOURCE
+from connectors.simulator.exports import planted_record, write_files
 from connectors.vendor_parsing import DOTNET_EMPTY_DATE, MAPPING_FILE, Mapping
 
 NAMESPACE = uuid.UUID("3b8d6c1e-58a4-4b8e-9c1f-2f0e6a7d9b21")
@@ -190,34 +191,23 @@ def write_exports(world: Any, folder: Path) -> dict[str, Any]:
         local = dict(template, id=mid("alarm", "planted-local"), localId=template["localId"] + 900000,
                      timestamp=template["timestamp"][:19].replace("T", " "))
         rows.append(local)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), local["id"], "timestamp",
-                                "has no UTC offset", "incidents"))
+        planted.append(planted_record(SOURCE, folder, f"alarms_{last}.json", len(rows), local["id"], "timestamp",
+                                      "has no UTC offset", "incidents"))
         stray = dict(template, id=mid("alarm", "planted-stray"), localId=template["localId"] + 900001,
                      source=f"cameras/{mid('camera', 'unconfigured')}")
         rows.append(stray)
-        planted.append(_planted(folder, f"alarms_{last}.json", len(rows), stray["id"], "source",
-                                "is not in the cameras export", "incidents"))
+        planted.append(planted_record(SOURCE, folder, f"alarms_{last}.json", len(rows), stray["id"], "source",
+                                      "is not in the cameras export", "incidents"))
     if events:
         rows = months[last]["events"]
         rows.append({k: v for k, v in events[-1].items() if k != "id"})
-        planted.append(_planted(folder, f"events_{last}.json", len(rows), None, "id", "missing id",
-                                "device_events"))
+        planted.append(planted_record(SOURCE, folder, f"events_{last}.json", len(rows), None, "id", "missing id",
+                                      "device_events"))
     for month, kinds in sorted(months.items()):
         files[f"alarms_{month}.json"] = _array(kinds["alarms"])
         files[f"events_{month}.json"] = _array(kinds["events"])
-    for old in [*folder.glob("alarms_*.json"), *folder.glob("events_*.json"), *folder.glob("cameras*.json"),
-                *folder.glob("history_*.json")]:
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return {"source": SOURCE, "folder": str(folder), "files": [str(folder / n) for n in sorted(files)],
+    written = write_files(folder, files, ("alarms_*.json", "events_*.json", "cameras*.json", "history_*.json"))
+    return {"source": SOURCE, "folder": str(folder), "files": written,
             "records": {"incidents": len(alarms), "device_events": len(events), "devices": len(every)},
             "planted": planted}
 
-
-def _planted(folder: Path, name: str, line: int, record_id: str | None, fld: str, reason: str,
-             table: str) -> dict[str, Any]:
-    return {"kind": f"{SOURCE}_{fld.lower()}", "source": SOURCE, "record_id": record_id, "expect": "quarantine",
-            "note": reason, "file": f"{folder.name}/{name}", "line": line, "path": str(folder / name),
-            "field": fld, "reason": reason, "table": table}

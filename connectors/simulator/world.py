@@ -322,6 +322,17 @@ class World:
             return self.device(incident.trigger_device_id).vendor
         return self.site(incident.site_id).video_vendor
 
+    def access_sites(self, vendor: str) -> list[Site]:
+        """The sites whose access control is `vendor`'s."""
+        return [s for s in self.sites if s.access_vendor == vendor]
+
+    def access_devices(self, vendor: str) -> list[Device]:
+        """The panels and door readers of `vendor`'s access sites (their cameras belong to the
+        video system)."""
+        sites = {s.site_id for s in self.access_sites(vendor)}
+        return [d for d in self.devices
+                if d.site_id in sites and d.vendor == vendor and d.device_type in ("panel", "door_reader")]
+
     def devices_at(self, site_id: str, device_type: str | None = None) -> list[Device]:
         return [d for d in self.devices
                 if d.site_id == site_id and (device_type is None or d.device_type == device_type)]

@@ -36,6 +36,7 @@ import requests
 from connectors.base import ParseResult
 from connectors.http import HttpError, RetryingHttp, body_excerpt
 from connectors.tracktik import parser
+from connectors.vendor_parsing import RecordError, optional_iso_utc
 
 MAX_WINDOW = timedelta(days=31)
 TOKEN_PATH = "/rest/oauth2/access_token"
@@ -266,8 +267,8 @@ def _time_of(item: Any, key: str) -> datetime | None:
     if not isinstance(item, dict):
         return None
     try:
-        return parser.parse_instant(item.get(key), key, required=False)
-    except parser.RecordError:
+        return optional_iso_utc(item.get(key), key)
+    except RecordError:
         return None
 
 

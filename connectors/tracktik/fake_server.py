@@ -15,11 +15,11 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.fake_http import ANSWER, LocalServer
+from connectors.fake_http import ANSWER, LocalServer, aware_instant
 
 RESOURCES = ("work-sessions", "shifts", "employees", "positions", "clients")
 # resource -> the time filter it requires
@@ -138,23 +138,13 @@ class FakeTrackTik(LocalServer):
             if not between:
                 return 400, {"status": 400, "message": f"{resource} require a {key}:between=a|b filter"}, {}
             low, _, high = between.partition("|")
-            a, b = _instant(low), _instant(high)
+            a, b = aware_instant(low), aware_instant(high)
             if a is None or b is None or b < a:
                 return 400, {"status": 400, "message": f"bad startDateTime:between {between!r}"}, {}
             if b - a > MAX_SPAN:
                 return 400, {"status": 400, "message": f"{key}:between may span at most 31 days"}, {}
-            items = [i for i in items if (at := _instant(i.get(key))) is not None and a <= at <= b]
+            items = [i for i in items if (at := aware_instant(i.get(key))) is not None and a <= at <= b]
         items.sort(key=lambda i: (i.get("id") is None, i.get("id") if isinstance(i.get("id"), int) else 0))
         chunk = items[offset:offset + limit]
         return 200, {"meta": {"count": len(items), "itemCount": len(chunk), "limit": limit, "offset": offset},
                      "data": chunk}, {}
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo is not None else None

@@ -20,20 +20,26 @@ serve the API client, so a pulled session and an exported one become the same ro
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
-import polars as pl
-from pandera.errors import SchemaErrors
-
-from connectors.base import FileRead, ParseResult, Quarantined, with_content_hash
+from connectors import vendor_parsing
+from connectors.base import CODE_RE, FileRead, ParseResult, Quarantined, file_refusal
+from connectors.vendor_parsing import (
+    RecordError,
+    extra_json,
+    iso_utc,
+    optional_iso_utc,
+    read_file,
+    record,
+    record_content,
+    refuse,
+)
 
 SOURCE = "tracktik"
 RESOURCES = ("work-sessions", "shifts", "employees", "positions", "clients", "tours")
@@ -43,79 +49,8 @@ SCAN_COLUMNS = ("scan_id", "site_custom_id", "tour_name", "tour_session_id", "ch
                 "scan_method", "employee_custom_id", "scanned_at", "status")
 SCAN_REQUIRED = ("site_custom_id", "tour_name", "tour_session_id", "checkpoint_id", "employee_custom_id", "status")
 SCAN_STATUSES = ("ON_TIME", "EARLY", "LATE", "MISSED")
-
-_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
-_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_UTC = pl.Datetime("us", "UTC")
-
-
-class RecordError(ValueError):
-    def __init__(self, field: str | None, reason: str):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-# --- pandera schemas: the canonical contract every accepted row meets ------------------------
-
-class TimesheetSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    guard_name: str = pa.Field(nullable=True)
-    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    service_type: str = pa.Field(nullable=False, str_matches=_CODE_RE.pattern)
-    check_in_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
-    check_out_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
-    scheduled_start_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
-    scheduled_end_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
-    post: str = pa.Field(nullable=True)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
-
-
-class PatrolSchema(pa.DataFrameModel):
-    record_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    site_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    guard_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    started_at: _UTC = pa.Field(nullable=False)  # type: ignore[valid-type]
-    completed_at: _UTC = pa.Field(nullable=True)  # type: ignore[valid-type]
-    checkpoints_required: int = pa.Field(nullable=False, ge=0)
-    checkpoints_scanned: int = pa.Field(nullable=False, ge=0)
-    vendor_ref: str = pa.Field(nullable=False)
-    extra: str = pa.Field(nullable=True)
-    source_file: str = pa.Field(nullable=False)
-    source_line: int = pa.Field(nullable=False, ge=1)
-
-    class Config:
-        strict = False
-
-    @pa.dataframe_check
-    def scanned_not_above_required(cls, data) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(pl.col("checkpoints_scanned") <= pl.col("checkpoints_required"))
-
-    @pa.dataframe_check
-    def completed_not_before_started(cls, data) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(pl.col("completed_at").is_null()
-                                     | (pl.col("completed_at") >= pl.col("started_at")))
-
-
-POLARS_TYPES: dict[str, dict[str, pl.DataType]] = {
-    "timesheets": {
-        "record_id": pl.Utf8, "guard_id": pl.Utf8, "guard_name": pl.Utf8, "site_id": pl.Utf8,
-        "service_type": pl.Utf8, "check_in_at": _UTC, "check_out_at": _UTC, "scheduled_start_at": _UTC,
-        "scheduled_end_at": _UTC, "post": pl.Utf8, "vendor_ref": pl.Utf8, "extra": pl.Utf8,
-    },
-    "patrols": {
-        "record_id": pl.Utf8, "site_id": pl.Utf8, "guard_id": pl.Utf8, "started_at": _UTC, "completed_at": _UTC,
-        "checkpoints_required": pl.Int64, "checkpoints_scanned": pl.Int64, "vendor_ref": pl.Utf8, "extra": pl.Utf8,
-    },
-}
-SCHEMAS = {"timesheets": TimesheetSchema, "patrols": PatrolSchema}
+# How this connector has always worded a schema refusal (connectors.vendor_parsing.finish).
+SCHEMA_REASON = "schema check {column}: failed {check}"
 
 
 # --- lookups ----------------------------------------------------------------------------------
@@ -141,7 +76,7 @@ class Lookups:
             return
         target = getattr(self, resource)
         for file_path, position, item in items:
-            content = json.dumps(item, sort_keys=True, default=str)
+            content = record_content(item)
             ident = _int_id(item.get("id")) if isinstance(item, dict) else None
             if ident is None:
                 self.quarantined.append(Quarantined(source, file_path, position, None, "id",
@@ -153,6 +88,18 @@ class Lookups:
                     f"{resource[:-1]} {ident} has no customId: its records cannot be mapped to our ids", content))
                 continue
             target[ident] = item
+
+    def of_session(self, kind: str, session_id: str, item: dict[str, Any],
+                   shift: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The work session's `employee` or `position`, else its shift's: (id, record).
+        Raises RecordError naming which is missing."""
+        ident = _int_id(item.get(kind)) or _int_id(shift.get(kind))
+        if ident is None:
+            raise RecordError(kind, f"work session {session_id} names no {kind} (nor does its shift)")
+        found = getattr(self, f"{kind}s").get(ident)
+        if found is None:
+            raise RecordError(kind, f"{kind} {ident} is not in the {kind}s export")
+        return ident, found
 
     def site_of_account(self, account: int) -> str:
         client = self.clients.get(account)
@@ -203,9 +150,7 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     scan_files: list[FileRead] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = str(path)
-        data = path.read_bytes()
-        read = FileRead(source, rel, hashlib.sha256(data).hexdigest(), 0)
-        text = data.decode("utf-8-sig", errors="replace")
+        read, text = read_file(path, source)
         name = path.name.lower()
         if name == SERVICE_TYPES_FILE:
             shift_files.append(read)
@@ -225,16 +170,15 @@ def parse_folder(folder: Path) -> list[ParseResult]:
         shift_files.append(read)
         resource = next((r for r in RESOURCES if name.startswith(r)), None)
         if path.suffix.lower() != ".json" or resource is None:
-            file_errors.append(Quarantined(
-                source, rel, None, None, None,
+            file_errors.append(file_refusal(
+                source, rel, text, read.sha256,
                 f"unexpected file in {source}/ (expected {', '.join(r + '*.json' for r in RESOURCES)}, "
-                f"{SCANS_PREFIX}*.csv or {SERVICE_TYPES_FILE})", f"sha256:{read.sha256}\n{text[:4000]}"))
+                f"{SCANS_PREFIX}*.csv or {SERVICE_TYPES_FILE})"))
             continue
         try:
             items = page_items(json.loads(text))
         except ValueError as exc:
-            file_errors.append(Quarantined(source, rel, None, None, None, f"unreadable page: {exc}",
-                                           f"sha256:{read.sha256}\n{text[:4000]}"))
+            file_errors.append(file_refusal(source, rel, text, read.sha256, f"unreadable page: {exc}"))
             continue
         read.rows_read = len(items)
         positioned = [(rel, n, item) for n, item in enumerate(items, start=1)]
@@ -276,7 +220,7 @@ def load_service_types(file_path: str, text: str, lookups: Lookups, source: str 
         count += 1
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         code = row.get("service_type", "")
-        if not row.get("position") or not _CODE_RE.match(code):
+        if not row.get("position") or not re.match(CODE_RE, code):
             refused.append(Quarantined(source, file_path, reader.line_num, row.get("position") or None,
                                        "service_type" if row.get("position") else "position",
                                        f"service type {code!r} is not a code (e.g. unarmed)" if row.get("position")
@@ -293,52 +237,45 @@ def parse_work_sessions(items: list[tuple[str, int, Any]], lookups: Lookups, sou
     rows: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
     for file_path, position, item in items:
-        content = json.dumps(item, sort_keys=True, default=str)
         record_id = None
         try:
-            if not isinstance(item, dict):
-                raise RecordError(None, "work session item is not a JSON object")
-            session_id = _int_id(item.get("id"))
-            if session_id is None:
-                raise RecordError("id", f"work session id {item.get('id')!r} is not an integer")
-            record_id = str(session_id)
-            rows.append({**map_work_session(item, lookups), "source_file": file_path, "source_line": position,
-                         "_content": content})
+            record_id = work_session_id(item)
+            rows.append({**map_work_session(item, lookups), **record(source, file_path, position, item)})
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, position, record_id, exc.field, exc.reason, content))
+            refused.append(refuse(source, file_path, position, record_id, exc, item))
     return finish(source, "timesheets", rows, refused)
+
+
+def work_session_id(item: Any) -> str:
+    """The session's integer id as our record id. Raises RecordError."""
+    if not isinstance(item, dict):
+        raise RecordError(None, "work session item is not a JSON object")
+    session_id = _int_id(item.get("id"))
+    if session_id is None:
+        raise RecordError("id", f"work session id {item.get('id')!r} is not an integer")
+    return str(session_id)
 
 
 def map_work_session(item: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
     """One work session -> canonical timesheet columns. The employee, position and account
     are the session's, else its shift's (else the position's account). Raises RecordError."""
-    session_id = str(_int_id(item["id"]))
+    session_id = work_session_id(item)
     shift_id = _int_id(item.get("shift"))
     shift = lookups.shifts.get(shift_id) if shift_id is not None else None
     if shift_id is not None and shift is None:
         raise RecordError("shift", f"shift {shift_id} is not in the shifts export: its schedule is unknown")
     shift = shift or {}
-    employee_id = _int_id(item.get("employee")) or _int_id(shift.get("employee"))
-    if employee_id is None:
-        raise RecordError("employee", f"work session {session_id} names no employee (nor does its shift)")
-    employee = lookups.employees.get(employee_id)
-    if employee is None:
-        raise RecordError("employee", f"employee {employee_id} is not in the employees export")
-    position_id = _int_id(item.get("position")) or _int_id(shift.get("position"))
-    if position_id is None:
-        raise RecordError("position", f"work session {session_id} names no position (nor does its shift)")
-    position = lookups.positions.get(position_id)
-    if position is None:
-        raise RecordError("position", f"position {position_id} is not in the positions export")
+    employee_id, employee = lookups.of_session("employee", session_id, item, shift)
+    position_id, position = lookups.of_session("position", session_id, item, shift)
     account = _int_id(item.get("account")) or _int_id(position.get("account")) or _int_id(shift.get("account"))
     if account is None:
         raise RecordError("account", f"work session {session_id}: neither it, its position nor its shift names "
                                      f"an account (site)")
     site_id = lookups.site_of_account(account)
-    check_in = parse_instant(item.get("startedOn"), "startedOn")
-    check_out = parse_instant(item.get("endedOn"), "endedOn", required=False)
-    scheduled_start = parse_instant(shift.get("startDateTime"), "startDateTime", required=False)
-    scheduled_end = parse_instant(shift.get("endDateTime"), "endDateTime", required=False)
+    check_in = iso_utc(item.get("startedOn"), "startedOn")
+    check_out = optional_iso_utc(item.get("endedOn"), "endedOn")
+    scheduled_start = optional_iso_utc(shift.get("startDateTime"), "startDateTime")
+    scheduled_end = optional_iso_utc(shift.get("endDateTime"), "endDateTime")
     name = " ".join(x for x in (_text(employee.get("firstName")), _text(employee.get("lastName"))) if x) or None
     used = {"id", "startedOn", "endedOn"}
     return {
@@ -353,8 +290,8 @@ def map_work_session(item: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
         "scheduled_end_at": scheduled_end,
         "post": _text(position.get("name")),
         "vendor_ref": session_id,
-        "extra": _extra(item, used, employee_id=employee_id, account_id=account,
-                        shift_status=shift.get("status"), attendance_status=shift.get("attendanceStatus")),
+        "extra": extra_json(item, used, employee_id=employee_id, account_id=account,
+                            shift_status=shift.get("status"), attendance_status=shift.get("attendanceStatus")),
     }
 
 
@@ -402,7 +339,6 @@ def parse_scan_rows(rows: list[tuple[str, int, dict[str, str]]], lookups: Lookup
     refused: list[Quarantined] = []
     sessions: dict[str, _Session] = {}
     for file_path, line, row in rows:
-        content = json.dumps(row, sort_keys=True)
         session_id = _text(row.get("tour_session_id"))
         try:
             if "_raw" in row:
@@ -415,10 +351,9 @@ def parse_scan_rows(rows: list[tuple[str, int, dict[str, str]]], lookups: Lookup
                 raise RecordError("status", f"status {row['status']!r} is not one of {', '.join(SCAN_STATUSES)}")
             at = None
             if status != "MISSED" or _text(row.get("scanned_at")):
-                at = parse_instant(row.get("scanned_at"), "scanned_at")
+                at = iso_utc(row.get("scanned_at"), "scanned_at")
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, line, _text(row.get("scan_id")), exc.field,
-                                       exc.reason, content))
+            refused.append(refuse(source, file_path, line, _text(row.get("scan_id")), exc, row))
             if session_id:
                 sessions.setdefault(session_id, _Session(session_id)).refused_scans.append(f"{file_path}:{line}")
             continue
@@ -429,12 +364,11 @@ def parse_scan_rows(rows: list[tuple[str, int, dict[str, str]]], lookups: Lookup
         if not session.scans:
             continue  # every scan refused: each is quarantined already
         file_path, line, first, _ = session.scans[0]
-        content = json.dumps([s[2] for s in session.scans], sort_keys=True)
+        scans = [s[2] for s in session.scans]
         try:
-            out.append({**map_session(session, tours), "source_file": file_path, "source_line": line,
-                        "_content": content})
+            out.append({**map_session(session, tours), **record(source, file_path, line, scans)})
         except RecordError as exc:
-            refused.append(Quarantined(source, file_path, line, session.session_id, exc.field, exc.reason, content))
+            refused.append(refuse(source, file_path, line, session.session_id, exc, scans))
     return finish(source, "patrols", out, refused)
 
 
@@ -480,53 +414,12 @@ def map_session(session: _Session, tours: dict[tuple[str, str], dict[str, Any]])
     }
 
 
-# --- shared helpers (also used by client.py) --------------------------------------------------
+# --- helpers (also used by client.py) ----------------------------------------------------------
 
 def finish(source: str, table: str, rows: list[dict[str, Any]], refused: list[Quarantined]) -> ParseResult:
-    """Build the canonical frame, validate it with the table's pandera schema and move any
-    row the schema refuses to quarantine (pandera is the contract; the per-record checks
-    exist to give precise reasons)."""
-    schema = {**POLARS_TYPES[table], "source_file": pl.Utf8, "source_line": pl.Int64}
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
-    try:
-        SCHEMAS[table].validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        bad: dict[int, str] = {}
-        for case in exc.failure_cases.iter_rows(named=True):
-            if case["index"] is not None:
-                bad.setdefault(int(case["index"]), f"{case['column'] or 'row'}: failed {case['check']}")
-        for index, reason in bad.items():
-            row = rows[index]
-            refused.append(Quarantined(source, row["source_file"], row["source_line"], row["record_id"],
-                                       reason.split(":")[0], f"schema check {reason}", row["_content"]))
-        keep = [i for i in range(len(rows)) if i not in bad]
-        frame = frame[keep] if keep else frame.clear()
-    frame = with_content_hash(frame, table)
-    return ParseResult(source=source, table=table, rows=frame, quarantined=refused)
-
-
-def parse_instant(value: Any, field: str, required: bool = True) -> datetime | None:
-    """TrackTik writes site-local times with their offset (`-04:00`). One without an offset
-    is refused rather than guessed: the API always sends one, so its absence means the
-    export was edited or broken."""
-    if value is None or str(value).strip() == "":
-        if required:
-            raise RecordError(field, f"missing {field}")
-        return None
-    text = str(value).strip()
-    if not _OFFSET_RE.search(text):
-        raise RecordError(field, f"{field} {text!r} has no UTC offset")
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RecordError(field, f"{field} {text!r} is not an ISO-8601 timestamp") from None
-    return parsed.astimezone(UTC)
-
-
-def _extra(item: dict[str, Any], used: set[str], **more: Any) -> str:
-    kept = {k: v for k, v in item.items() if k not in used}
-    kept.update(more)
-    return json.dumps(kept, sort_keys=True, default=str)
+    """connectors.vendor_parsing.finish as TrackTik's rows have always been finished: hashed as a
+    frame (the hash its stored rows carry) and refused in its own wording."""
+    return vendor_parsing.finish(source, table, rows, refused, reason=SCHEMA_REASON, frame_hash=True)
 
 
 def _int_id(value: Any) -> int | None:

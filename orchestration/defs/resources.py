@@ -27,6 +27,7 @@ def resources() -> dg.Definitions:
                 twilio_auth_token=_env("TWILIO_AUTH_TOKEN"),
                 twilio_from=_env("TWILIO_FROM"),
                 twilio_api_base=_env("TWILIO_API_BASE"),
+                public_url=_env("VIGIL_PUBLIC_URL"),
                 retry_backoff_seconds=float(os.environ.get("VIGIL_SEND_RETRY_SECONDS", "1")),
             ),
             "stripe": StripeResource(api_key=_env("STRIPE_API_KEY"), api_base=_env("STRIPE_API_BASE"),

@@ -52,6 +52,7 @@ class MessagingResource(dg.ConfigurableResource):
     twilio_auth_token: str = ""
     twilio_from: str = ""
     twilio_api_base: str = ""
+    public_url: str = ""  # VIGIL_PUBLIC_URL: when set, Twilio reports each SMS's status to /webhooks/twilio
     retry_backoff_seconds: float = 1.0
 
     def channels(self):
@@ -60,8 +61,9 @@ class MessagingResource(dg.ConfigurableResource):
         outbox = config.paths().outbox
         email = (SendGridEmail(self.sendgrid_api_key, self.from_email, host=self.sendgrid_host or None)
                  if self.sendgrid_api_key else EmailFileOutbox(outbox / "email", self.from_email))
+        callback = f"{self.public_url.rstrip('/')}/webhooks/twilio" if self.public_url else None
         sms = (TwilioSms(self.twilio_account_sid, self.twilio_auth_token, self.twilio_from,
-                         api_base=self.twilio_api_base or None)
+                         api_base=self.twilio_api_base or None, status_callback=callback)
                if self.twilio_account_sid and self.twilio_auth_token
                else SmsFileOutbox(outbox / "sms", self.twilio_from or "+10000000000"))
         return Channels(email=email, sms=sms)

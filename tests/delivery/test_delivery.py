@@ -14,6 +14,7 @@ import pytest
 
 from billing.delivery import deliver_invoices
 from billing.messaging.channels import Channels, EmailFileOutbox, SendGridEmail, SmsFileOutbox, TwilioSms
+from tests.invoices import warehouse as wh
 from tests.peers import SendGridPeer, TwilioPeer
 
 pytestmark = pytest.mark.integration
@@ -27,15 +28,10 @@ CLIENTS = [  # client_id, name, email, phone, preferred channel, autopay, paymen
 
 @pytest.fixture
 def db(conn):
-    with conn, conn.cursor() as cur:
-        cur.execute("create schema if not exists marts")
-        cur.execute("""create table if not exists marts.dim_clients (client_id text primary key, client_name text,
-                       email text, phone text, preferred_channel text, autopay boolean, payment_method text)""")
-        cur.execute("truncate billing.message_events, billing.messages, billing.ledger_entries, "
-                    "billing.payment_attempts cascade")
-        cur.execute("truncate billing.invoices cascade")
-        cur.execute("delete from marts.dim_clients")
-        cur.executemany("insert into marts.dim_clients values (%s, %s, %s, %s, %s, %s, %s)", CLIENTS)
+    wh.reset(conn, company=False)  # the marts the document reads (tests/invoices/warehouse.py), no company file
+    for client_id, name, address, phone, channel, autopay, method in CLIENTS:
+        wh.add_client(conn, client_id, name, email=address, phone=phone, channel=channel, autopay=autopay,
+                      payment_method=method)
     return conn
 
 
@@ -185,3 +181,38 @@ def test_eml_is_complete_mime_and_credit_notes_read_as_credit_notes(db, tmp_path
     assert "<h1>Credit note CN-2026-000001</h1>" in html and "credits invoice INV-2026-000001" in html
     assert "Invoice CN" not in html and "charged on the due date" not in html
     assert "-130.20 USD" in next(p for p in note.walk() if p.get_content_type() == "text/plain").get_content()
+
+
+def test_every_issued_invoice_has_its_pdf_and_each_channel_its_form(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_PUBLIC_URL", "https://pay.vigil.example")
+    for number, client in (("INV-2026-000001", "C-E"), ("INV-2026-000002", "C-S"), ("INV-2026-000003", "C-P")):
+        _invoice(db, number, client)
+    _invoice(db, "CN-2026-000001", "C-S", total="-40.00", credit_for="INV-2026-000002")
+    summary = deliver_invoices(db, _file_channels(tmp_path), date(2026, 10, 31), pdf_dir=tmp_path / "pdfs",
+                               backoff_seconds=0)
+    assert summary.by_channel == {"email": 1, "sms": 2, "portal": 1}
+    for number in ("INV-2026-000001", "INV-2026-000002", "INV-2026-000003", "CN-2026-000001"):  # whatever the channel
+        assert (tmp_path / "pdfs" / f"{number}.pdf").read_bytes().startswith(b"%PDF")
+
+    sms = json.loads((tmp_path / "sms" / "INV-2026-000002:invoice_issued:sms.json").read_text())
+    short = sms["body"].rsplit(" ", 1)[1]
+    assert sms["body"] == ("Vigil demo company: invoice INV-2026-000002, 100.00 USD due 2026-11-11. "
+                           f"View and pay: {short}")
+    assert len(sms["body"]) <= 1600 and short.startswith("https://pay.vigil.example/portal/s/") and len(short) == 47
+    credit = json.loads((tmp_path / "sms" / "CN-2026-000001:credit_note_issued:sms.json").read_text())["body"]
+    assert credit.startswith("Vigil demo company: credit note CN-2026-000001 of -40.00 USD for invoice INV-2026-000002")
+
+    pointer = email.message_from_bytes((tmp_path / "email" / "INV-2026-000003:invoice_issued:portal.eml").read_bytes(),
+                                       policy=policy.default)
+    assert pointer["Subject"] == "Invoice INV-2026-000003 from Vigil demo company is in your portal"
+    assert "application/pdf" not in {part.get_content_type() for part in pointer.walk()}  # the PDF is in the portal
+    text = next(p for p in pointer.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "is in your portal: https://pay.vigil.example/portal/s/" in text
+    with db.cursor() as cur:
+        cur.execute("select client_id, title, posted_on, message_key from billing.portal_notices")
+        assert cur.fetchall() == [("C-P", "New invoice INV-2026-000003: 100.00 USD, due 2026-11-11", date(2026, 10, 12),
+                                   "INV-2026-000003:invoice_issued:portal")]
+        cur.execute("select dedupe_key, link from billing.messages order by dedupe_key")
+        links = dict(cur.fetchall())
+    assert links["INV-2026-000002:invoice_issued:sms"].endswith("/invoices/INV-2026-000002/pay")  # the signed link
+    assert links["CN-2026-000001:credit_note_issued:sms"].endswith("/invoices/CN-2026-000001")  # nothing to pay

@@ -20,6 +20,8 @@ charged and every summary says so (interfaces.md section 8). The next two run in
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +147,55 @@ def test_second_run_changes_nothing(runs):
     assert second["invoices"] == first["invoices"]
     assert second["quarantine"] == first["quarantine"]
     assert second["summary"] == first["summary"]
+
+
+def _pdf_text(path: Path) -> str:
+    """The PDF's words in reading order, whitespace collapsed (pdftotext -raw keeps a cell together)."""
+    raw = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    return " ".join(raw.split())
+
+
+def test_every_issued_invoice_has_its_pdf_with_evidence_from_the_marts(runs):
+    from vigil import config
+
+    for invoice in runs[0]["invoices"]:
+        text = _pdf_text(config.paths().pdfs / f"{invoice['invoice_number']}.pdf")
+        assert f"Invoice {invoice['invoice_number']}" in text and "Vigil demo company" in text
+        assert f"Total {float(invoice['total']):,.2f} USD" in text and f"Due date {invoice['due_date']}" in text
+    first = _pdf_text(config.paths().pdfs / "INV-2026-000001.pdf")
+    assert "Acme Port Services" in first and "Pay online: " in first and "/portal/s/" in first
+    assert "US-NY tax 138.66" in first  # NY state 65.25 and NYC 73.41, as hand-computed above
+    evidence = first.split("Evidence appendix", 1)[1]
+    assert "timesheets:SH-1 Guard G-1, unarmed in 2026-10-05 07:53 EDT, out 18:07 EDT (10.23 h)" in evidence
+    assert "timesheets:SH-6 Guard G-2, unarmed in 2026-10-10 22:00 EDT, out 2026-10-11 06:00 EDT (8.00 h)" in evidence
+    overtime = evidence.split("E2 · ", 1)[1].split("E3 · ", 1)[0]
+    assert "timesheets:SH-4" in overtime and "timesheets:SH-5" in overtime and "timesheets:SH-1" not in overtime
+    second = _pdf_text(config.paths().pdfs / "INV-2026-000002.pdf")
+    assert "Your payment method on file will be charged on the due date, 2026-10-13" in second
+
+
+def test_accounting_export_totals_the_invoice_export_and_every_entry_balances(runs, tmp_path, monkeypatch):
+    import csv
+    from decimal import Decimal
+
+    monkeypatch.setenv("VIGIL_PAYMENTS", "local")
+    totals = {inv["invoice_number"]: Decimal(inv["total"]) for inv in runs[1]["invoices"]}
+    vigil("export", "accounting", "--target", "journal", "--out", tmp_path / "journal.csv", "--inbox", tmp_path)
+    entries: dict[str, list[dict]] = {}
+    with (tmp_path / "journal.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            entries.setdefault(row["entry_id"], []).append(row)
+    assert set(entries) == set(totals)
+    for number, rows in entries.items():
+        assert sum(Decimal(r["debit"] or 0) for r in rows) == sum(Decimal(r["credit"] or 0) for r in rows)
+        assert sum(Decimal(r["debit"] or 0) for r in rows if r["account"] == "1200") == totals[number]
+    assert {r["account"] for r in entries["INV-2026-000002"]} == {"1200", "4000", "2200"}  # IL tax: its own row
+    vigil("export", "accounting", "--target", "xero", "--out", tmp_path / "xero.csv", "--through", "2026-10-12",
+          "--inbox", tmp_path)
+    with (tmp_path / "xero.csv").open(newline="") as handle:
+        xero_rows = list(csv.DictReader(handle))
+    xero_totals: dict[str, Decimal] = {}
+    for row in xero_rows:
+        amount = (Decimal(row["*Quantity"]) * Decimal(row["*UnitAmount"])).quantize(Decimal("0.01"))
+        xero_totals[row["*InvoiceNumber"]] = xero_totals.get(row["*InvoiceNumber"], Decimal(0)) + amount
+    assert xero_totals == {n: t for n, t in totals.items() if n != "INV-2026-000003"}  # issued 10-19, after --through

@@ -69,14 +69,28 @@ def _cursor(conn, vendor: str):
     return row
 
 
+def _shows_stored_cursor(shown: str, stored: str) -> dict | None:
+    """The metadata shows the stored cursor part for part, its device inventory (if any) as a
+    count; returns the stored inventory for the caller to count independently."""
+    shown_parts, stored_parts = json.loads(shown), json.loads(stored)
+    inventory = stored_parts.pop("inventory", None)
+    assert ("inventory" in shown_parts) == (inventory is not None)
+    summary = shown_parts.pop("inventory", None)
+    assert shown_parts == stored_parts
+    if inventory is not None:
+        assert summary.endswith(" devices") and len(stored) > len(shown)
+        return {"summary": summary, "stored": inventory}
+    return None
+
+
 def _pull_twice(conn, vendor, api, inbox):
     first = _materialize(vendor, api, inbox)
     after_first = _counts(conn, vendor)
     stored = _cursor(conn, vendor)
     assert first["new_records"] > 0 and first["records_pulled"] >= first["new_records"]
     assert stored is not None and json.loads(stored[0]) is not None
-    # the metadata shows the stored cursor, shortened for display when long (Lenel's carries its inventory state)
-    assert _short(stored[0]) == first["cursor"] and stored[1] == first["records_pulled"]
+    assert stored[1] == first["records_pulled"]
+    first["inventory"] = _shows_stored_cursor(first["cursor"], stored[0])
 
     second = _materialize(vendor, api, inbox)
     assert second["new_records"] == 0 and second["new_quarantined"] == 0
@@ -97,6 +111,9 @@ def test_genetec_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_p
     assert first["quarantined"] == 0
     assert json.loads(first["cursor"])["hw"] is not None
     assert second["records_pulled"] == counts["devices"]  # only the inventory comes back, stored once
+    # the cursor remembers every device pulled; the metadata counts them instead of listing them
+    assert first["inventory"]["summary"] == f"{counts['devices']} devices"
+    assert len(first["inventory"]["stored"]) == counts["devices"]
 
 
 def test_lenel_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_path):
@@ -109,6 +126,9 @@ def test_lenel_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_pat
     assert counts["devices"] == sum(len(v) for v in records["instances"].values())
     stored = _cursor(conn, "lenel")
     assert stored[1] == first["records_pulled"] + second["records_pulled"]  # a running total
+    # Lenel's inventory keeps its devices beside the newest snapshot day of each type
+    assert first["inventory"]["summary"] == f"{counts['devices']} devices"
+    assert len(first["inventory"]["stored"]["devices"]) == counts["devices"]
 
 
 def test_tracktik_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_path):
@@ -121,8 +141,26 @@ def test_tracktik_pull_stores_rows_and_cursor_then_nothing_new(conn, world, tmp_
         first, second, counts = _pull_twice(conn, "tracktik", api, tmp_path)
         assert fake.grants  # authenticated with the configured credentials
     assert counts["timesheets"] == len(records["work-sessions"]) and counts["quarantine"] == 0
+    assert first["inventory"] is None  # no inventory: the cursor is shown as stored
     first_start, second_start = Cursor.decode(first["cursor"]).start, Cursor.decode(second["cursor"]).start
     assert first_start <= second_start <= datetime.now(UTC)  # each pull starts where the last one stopped
+
+
+def test_short_counts_what_a_cursor_lists_and_cuts_only_what_is_not_json():
+    inventory = {f"camera-{n}": {"first_seen": "2026-03-01", "row": {"site_id": "S-101"}, "active_to": None}
+                 for n in range(40)}
+    watermark = {"from": "2026-03-01T08:00:00.000Z", "hw": "2026-03-01T09:00:00.000Z", "ids": ["a1", "a2"]}
+    video = json.dumps({**watermark, "inventory": inventory})
+    assert json.loads(_short(video)) == {**watermark, "inventory": "40 devices"}
+    lenel = json.dumps({"events": watermark, "inventory": {"newest": {"lnl_reader": "2026-03-01"},
+                                                           "devices": dict(list(inventory.items())[:3])}})
+    assert json.loads(_short(lenel)) == {"events": watermark, "inventory": "3 devices"}
+    crowded = {"events": {**watermark, "ids": [f"id-{n:04d}" for n in range(200)]}, "inventory": {}}
+    assert json.loads(_short(json.dumps(crowded))) == {"events": {**watermark, "ids": "200 ids"},
+                                                       "inventory": "0 devices"}
+    tracktik = json.dumps({"from": "2026-03-01T00:00:00+00:00", "ids": ["17", "18"]})
+    assert _short(tracktik) == tracktik and _short("12345") == "12345"
+    assert _short("x" * 600) == "x" * 500 + "..."
 
 
 def test_unconfigured_pull_fails_with_the_variables_to_set(warehouse, tmp_path):

@@ -5,6 +5,7 @@ Who delivers what:
 
 | feed | delivers |
 | --- | --- |
+| `company.yaml`, `logo.svg` | the billing company (vigil_app/demo/company.py) |
 | `contracts/*.yaml` | every client, its sites and its guarding contract |
 | `crm/` | the monitoring contracts (merged with the YAML by connectors/crm) |
 | `tax/` | the tax table |
@@ -31,6 +32,7 @@ from typing import Any
 
 from connectors.simulator.generic import Manifest, write_generic
 from connectors.simulator.world import World, build_world
+from vigil_app.demo.company import write_company
 
 VENDOR_FOLDERS = ("genetec", "milestone", "avigilon", "lenel", "amag", "tracktik", "crm")
 
@@ -78,6 +80,7 @@ def build_demo_inbox(inbox: Path, days: int = 35, clients: int = 4, seed: int = 
     """Simulate one company and write every feed into `inbox` (layout in the module
     docstring). Same arguments, same bytes; files of an earlier demo are replaced."""
     inbox = Path(inbox)
+    write_company(inbox)
     world = build_world(days=days, clients=clients, seed=seed, end=end)
     on_tracktik = tracktik_sites(world)
     generic = write_generic(world, inbox, skip_guarding_sites=on_tracktik, contract_kinds=("guarding",))

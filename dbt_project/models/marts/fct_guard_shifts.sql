@@ -22,6 +22,7 @@ select
     scheduled_end_at,
     service_date,
     site_timezone,
-    has_valid_interval
+    has_valid_interval,
+    vendor_ref
 
 from shifts

@@ -17,6 +17,8 @@ select
     response_started_at,
     response_ended_at,
     responder_guard_id,
-    service_date
+    service_date,
+    opened_at,
+    vendor_ref
 
 from incidents

@@ -18,6 +18,7 @@ select
     completed_at,
     checkpoints_required,
     checkpoints_scanned,
-    service_date
+    service_date,
+    vendor_ref
 
 from tours

@@ -110,17 +110,37 @@ def build_pull_asset(vendor: str) -> dg.AssetsDefinition:
 
 
 def _short(cursor: str, limit: int = 500) -> str:
-    """The cursor as stored, shortened for display (a Watermark can list many ids)."""
-    if len(cursor) <= limit:
-        return cursor
+    """The cursor as stored, for display. The device inventory some clients keep in it (Genetec,
+    Milestone, Avigilon, Lenel: every device with its first-seen day and last row) is shown as
+    `N devices`; the rest as stored, but a Watermark's ids as their count when it is still long
+    (many records at one instant). Only what is not a JSON object is cut."""
     try:
         data = json.loads(cursor)
-        if isinstance(data, dict) and isinstance(data.get("ids"), list):
-            data["ids"] = f"{len(data['ids'])} ids"
-            return json.dumps(data)
     except ValueError:
-        pass
-    return cursor[:limit] + "..."
+        data = None
+    if not isinstance(data, dict):
+        return cursor if len(cursor) <= limit else cursor[:limit] + "..."
+    shown = cursor
+    if isinstance(data.get("inventory"), dict):
+        data["inventory"] = f"{len(_inventory_devices(data['inventory']))} devices"
+        shown = json.dumps(data)
+    if len(shown) > limit:
+        shown = json.dumps(_ids_counted(data))
+    return shown
+
+
+def _inventory_devices(inventory: dict) -> dict:
+    """The devices of a cursor's inventory: the whole of it (connectors.vendor_parsing.Inventory),
+    or its `devices` beside the newest snapshot day of each type (Lenel)."""
+    devices = inventory.get("devices")
+    return devices if isinstance(devices, dict) else inventory
+
+
+def _ids_counted(data: dict) -> dict:
+    """`ids` lists, at the top or in a part (Lenel's `events`), as `N ids`."""
+    return {key: f"{len(value)} ids" if key == "ids" and isinstance(value, list)
+            else _ids_counted(value) if isinstance(value, dict) else value
+            for key, value in data.items()}
 
 
 api_pull_assets = [build_pull_asset(v) for v in VENDORS]

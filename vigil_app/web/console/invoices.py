@@ -4,11 +4,13 @@ with the findings holding each."""
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billing import store
-from billing.delivery import render_invoice, render_pdf
+from billing.documents import ensure_pdf
 from vigil import config, db
 from vigil_app.web.console import dagster_links
 from vigil_app.web.console.session import signed_in
@@ -111,25 +113,14 @@ async def invoice_pdf(request: Request) -> Response:
         invoice_id = int(request.path_params["invoice_id"])
     except ValueError:
         invoice_id = -1
-    with db.transaction() as conn:
-        found = store.rows(conn, """select i.*, c.client_name, c.email, c.phone, c.preferred_channel, c.autopay,
-                                           c.payment_method
-                                    from billing.invoices i join marts.dim_clients c using (client_id)
-                                    where i.invoice_id = %s and i.invoice_number is not null""", (invoice_id,))
+    with closing(db.connect()) as conn:  # ensure_pdf commits what it records (the document's short links)
+        found = store.rows(conn, """select invoice_number from billing.invoices
+                                    where invoice_id = %s and invoice_number is not null""", (invoice_id,))
         if not found:
             return page(request, "console/not_found.html.j2", active="invoices", status_code=404,
                         what="No issued invoice with this id (a held invoice has no document yet).")
         invoice = found[0]
-        kept = config.paths().pdfs / f"{invoice['invoice_number']}.pdf"
-        if kept.is_file():
-            pdf = kept.read_bytes()
-        else:
-            lines = store.rows(conn, "select * from billing.invoice_lines where invoice_id = %s order by line_no",
-                               (invoice_id,))
-            pdf = render_pdf(render_invoice(invoice, lines, invoice)[0])
-    if pdf is None:
-        return page(request, "console/not_found.html.j2", active="invoices", status_code=503,
-                    what="PDF rendering is not available here (WeasyPrint's system libraries are missing).")
+        pdf = ensure_pdf(conn, invoice["invoice_number"], config.paths().pdfs).read_bytes()
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{invoice["invoice_number"]}.pdf"'})
 
