@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: setup browser demo test ui lint bench clean
+.PHONY: setup browser demo test test-fast ui lint bench clean
 
 setup: $(STAMP)
 
@@ -30,8 +30,19 @@ browser:
 	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
 		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium poppler-utils)
 
+# The suite on pytest-xdist workers, each with its own VIGIL_HOME (so its own embedded
+# PostgreSQL server and Dagster instance) and dbt target folder (tests/conftest.py); a module
+# stays on one worker (its module fixtures are built once), the longest modules first (the
+# order tests/conftest.py gives from the last run's durations, kept by --no-loadscope-reorder).
+# pytest exits non-zero when it collects no test, and so does make.
+TEST_WORKERS ?= 3
 test: setup browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The unit tier: everything that needs no PostgreSQL (no `warehouse` fixture, not marked
+# integration or e2e); starting the database there fails the test that tried.
+test-fast: setup
+	VIGIL_TEST_TIER=unit $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not integration and not e2e"
 
 ui: setup
 	$(BIN)/vigil ui

@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 DOCKERFILES = ["Dockerfile", "Dockerfile.dagster"]
-SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS?)$", re.IGNORECASE)
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS?)$", re.IGNORECASE)
 INTERPOLATION = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 VERSION_ARGS = {"DAGSTER_VERSION": "1.13.", "DAGSTER_LIBS_VERSION": "0.29."}
 
@@ -191,20 +191,79 @@ def compose() -> dict:
 
 def test_services(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "user_code", "webserver", "daemon"}
+    assert set(services) == {"postgres", "migrate", "user_code", "web", "webserver", "daemon"}
     assert services["postgres"]["image"] == "postgres:18"
     for name, svc in services.items():
         image = svc.get("image", "")
         assert not image.endswith(":latest"), name
         assert "build" in svc or ":" in image, name
-    assert services["user_code"]["build"]["dockerfile"] == "docker/Dockerfile"
+    assert services["migrate"]["build"]["dockerfile"] == "docker/Dockerfile"
     assert services["webserver"]["build"]["dockerfile"] == "docker/Dockerfile.dagster"
+    # one build of each image; the other services run the same tag
+    assert services["user_code"]["image"] == services["web"]["image"] == services["migrate"]["image"]
     assert services["daemon"]["image"] == services["webserver"]["image"]
     assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert services["webserver"]["command"][0] == "dagster-webserver"
     assert "3000:3000" in services["webserver"]["ports"]
     # postgres 18 keeps PGDATA under /var/lib/postgresql/18/docker: the volume must be the parent
     assert any(v.endswith(":/var/lib/postgresql") for v in services["postgres"]["volumes"])
+
+
+def test_migrations_run_once_before_the_code_not_in_it(compose):
+    """`vigil migrate` is its own one-shot service; the image's entrypoint, which also starts
+    every Kubernetes run pod, no longer migrates."""
+    services = compose["services"]
+    assert services["migrate"]["command"] == ["vigil", "migrate"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("user_code", "web"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    script = (DOCKER / "entrypoint.sh").read_text(encoding="utf-8")
+    code = [line for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert not any("migrate" in line or "prepare" in line for line in code), code
+    assert code[-1].strip() == 'exec "$@"'
+
+
+def test_web_application_service(compose):
+    web = compose["services"]["web"]
+    argv = web["command"]
+    assert argv[:2] == ["vigil", "serve"] and argv[argv.index("--host") + 1] == "0.0.0.0"
+    port = argv[argv.index("--port") + 1]
+    assert f"{port}:{port}" in web["ports"] and "--behind-proxy" in argv
+    assert "/healthz" in " ".join(web["healthcheck"]["test"]) and port in " ".join(web["healthcheck"]["test"])
+    assert any(v.startswith("vigil_home:") for v in web["volumes"])  # the invoice PDFs the portal serves
+    env = _env(web)
+    assert env["VIGIL_SECRET_KEY"] == _env(compose["services"]["user_code"])["VIGIL_SECRET_KEY"]
+
+
+def test_inbox_volume_and_vendor_variables(compose):
+    from orchestration.defs.sources.resources import ENV_VARS
+
+    user_code = compose["services"]["user_code"]
+    env = _env(user_code)
+    assert any(v == f"vigil_inbox:{env['VIGIL_INBOX']}" for v in user_code["volumes"])
+    assert "vigil_inbox" in compose["volumes"]
+    vendor_variables = {name for fields in ENV_VARS.values() for name in fields.values()}
+    assert vendor_variables <= set(env), sorted(vendor_variables - set(env))
+    for name in vendor_variables:
+        assert env[name] == "${" + name + ":-}", name  # optional, from the environment, no default
+
+
+def test_compose_references_resolve(compose):
+    """What `docker compose config` would refuse: unknown services in depends_on, named volumes
+    not declared, and variables without a value or a required-marker."""
+    services = compose["services"]
+    for name, svc in services.items():
+        for dep in svc.get("depends_on", {}):
+            assert dep in services, (name, dep)
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in compose["volumes"], (name, source)
+    text = (DOCKER / "docker-compose.yml").read_text(encoding="utf-8")
+    for match in re.finditer(r"(?<!\$)\$\{([^}]*)\}", text):
+        assert re.fullmatch(r"[A-Z_][A-Z0-9_]*(:-[^}]*|:\?[^}]+)?", match.group(1)), match.group(0)
+    required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", text))
+    assert required == {"POSTGRES_PASSWORD", "VIGIL_SECRET_KEY"}
 
 
 def test_postgres_healthcheck_and_databases(compose):
@@ -222,7 +281,9 @@ def test_postgres_healthcheck_and_databases(compose):
 def test_depends_on_conditions(compose):
     services = compose["services"]
     expected = {
-        "user_code": {"postgres": "service_healthy"},
+        "migrate": {"postgres": "service_healthy"},
+        "user_code": {"postgres": "service_healthy", "migrate": "service_completed_successfully"},
+        "web": {"postgres": "service_healthy", "migrate": "service_completed_successfully"},
         "webserver": {"postgres": "service_healthy", "user_code": "service_healthy"},
         "daemon": {"postgres": "service_healthy", "user_code": "service_healthy"},
     }

@@ -341,6 +341,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """The deployment's migration step (the Helm hook Job, the compose `migrate` service):
+    databases present, pending migrations applied in order, nothing else started."""
+    params = db.ensure_databases()
+    conn = db.connect()
+    try:
+        applied = db.migrate(conn)
+    finally:
+        conn.close()
+    where = params.describe()
+    print(f"applied {', '.join(applied)} to {where}" if applied else f"{where} is up to date", file=sys.stderr)
+    return 0
+
+
 def cmd_stop(args: argparse.Namespace) -> int:
     stopped = services.stop_all()
     print(f"stopped {', '.join(stopped)}" if stopped else "nothing of this VIGIL_HOME was running",
@@ -440,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--behind-proxy", action="store_true",
                        help="trust X-Forwarded-* headers (https termination at a reverse proxy)")
     serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the warehouse schema up to date and exit",
+                             description="Create the databases if missing and apply pending migrations "
+                             "(vigil/migrations) to DATABASE_URL or the embedded server: the deployment's "
+                             "migration step, run once per release, not by every run.")
+    migrate.set_defaults(func=cmd_migrate)
 
     stop = sub.add_parser("stop", help="stop everything vigil started for this VIGIL_HOME",
                           description="Stop this VIGIL_HOME's `vigil ui` (webserver, daemon, code server), "

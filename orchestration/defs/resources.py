@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from orchestration.lib.dbt import dbt_resource
+from orchestration.lib.pacing import DEFAULT_REQUESTS_PER_SECOND
 from orchestration.lib.resources import InboxResource, MessagingResource, StripeResource, WarehouseResource
 
 
@@ -29,7 +30,9 @@ def resources() -> dg.Definitions:
                 public_url=_env("VIGIL_PUBLIC_URL"),
                 retry_backoff_seconds=float(os.environ.get("VIGIL_SEND_RETRY_SECONDS", "1")),
             ),
-            "stripe": StripeResource(api_key=_env("STRIPE_API_KEY"), api_base=_env("STRIPE_API_BASE")),
+            "stripe": StripeResource(api_key=_env("STRIPE_API_KEY"), api_base=_env("STRIPE_API_BASE"),
+                                     requests_per_second=float(os.environ.get("VIGIL_STRIPE_REQUESTS_PER_SECOND")
+                                                               or DEFAULT_REQUESTS_PER_SECOND)),
             "dbt": dbt_resource(),
         }
     )

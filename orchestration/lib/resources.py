@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg2.extensions
 
+from orchestration.lib.pacing import DEFAULT_REQUESTS_PER_SECOND
 from vigil import config, db
 
 
@@ -75,13 +76,18 @@ class StripeResource(dg.ConfigurableResource):
 
     api_key: str = ""
     api_base: str = ""
+    # The provider's rate limit is per account: the pace every charge step keeps
+    # (orchestration/lib/pacing.py, VIGIL_STRIPE_REQUESTS_PER_SECOND).
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
 
     def mode(self) -> str:
         return config.payments_mode()
 
     def gateway(self):
-        """The gateway to charge through, or None when auto-pay is off."""
+        """The gateway to charge through, paced under the provider's rate limit, or None when
+        auto-pay is off."""
         from billing.payments import StripeGateway
+        from orchestration.lib.pacing import PacedGateway, RateLimiter
 
         mode = self.mode()
         if mode == "off":
@@ -90,5 +96,7 @@ class StripeResource(dg.ConfigurableResource):
             if not self.api_base:
                 raise RuntimeError("VIGIL_PAYMENTS=local but no localstripe URL in STRIPE_API_BASE "
                                    "(run through `vigil demo`, `vigil run` or `vigil ui`, which start it)")
-            return StripeGateway(api_key="sk_test_vigil_local", api_base=self.api_base, test_clock=True)
-        return StripeGateway(api_key=self.api_key, api_base=self.api_base or None)
+            gateway = StripeGateway(api_key="sk_test_vigil_local", api_base=self.api_base, test_clock=True)
+        else:
+            gateway = StripeGateway(api_key=self.api_key, api_base=self.api_base or None)
+        return PacedGateway(gateway, RateLimiter(self.requests_per_second))

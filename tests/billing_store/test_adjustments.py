@@ -22,17 +22,15 @@ Run 4 (same as run 3) changes nothing. INV numbers 1..3 and CN number 1, gap-fre
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import vigil
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-VIGIL = str(Path(sys.executable).parent / "vigil")
 
 CONTRACT = """\
 client:
@@ -75,12 +73,6 @@ A-3,G-2,S-5,unarmed,2026-10-14T08:00:00-04:00,2026-10-14T14:00:00-04:00
 """
 
 
-def _vigil(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([VIGIL, *args], env={**os.environ}, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
 def _write(root: Path, rel: str, text: str) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +80,11 @@ def _write(root: Path, rel: str, text: str) -> None:
 
 
 def _run_and_export(inbox: Path, out: Path, through: str, tag: str) -> dict:
-    run = _vigil("run", "--inbox", str(inbox), "--from", "2026-10-01", "--through", through, "--json")
-    _vigil("export", "invoices", "--out", str(out / f"invoices-{tag}.jsonl"))
-    _vigil("export", "findings", "--out", str(out / f"findings-{tag}.jsonl"))
+    run = vigil("run", "--inbox", inbox, "--from", "2026-10-01", "--through", through, "--json")
+    vigil("export", "invoices", "--out", out / f"invoices-{tag}.jsonl")
+    vigil("export", "findings", "--out", out / f"findings-{tag}.jsonl")
     read = lambda name: [json.loads(x) for x in (out / f"{name}-{tag}.jsonl").read_text().splitlines()]  # noqa: E731
-    return {"summary": json.loads(run.stdout.strip().splitlines()[-1]), "invoices": read("invoices"),
+    return {"summary": json.loads(run.strip().splitlines()[-1]), "invoices": read("invoices"),
             "findings": read("findings")}
 
 
@@ -108,8 +100,8 @@ def runs(warehouse, tmp_path_factory):
     results["late"] = _run_and_export(inbox, out, "2026-10-26", "2")
     dup = [f for f in results["late"]["findings"] if f["type"] == "duplicate_record"]
     assert len(dup) == 1 and dup[0]["evidence"] == ["timesheets:A-3"], dup
-    _vigil("findings", "resolve", dup[0]["finding_id"], "--as", "corrected", "--note", "A-3 ended at 14:00",
-           "--by", "finance")
+    vigil("findings", "resolve", dup[0]["finding_id"], "--as", "corrected", "--note", "A-3 ended at 14:00",
+          "--by", "finance")
     results["corrected"] = _run_and_export(inbox, out, "2026-10-26", "3")
     results["again"] = _run_and_export(inbox, out, "2026-10-26", "4")
     return results

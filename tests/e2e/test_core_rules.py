@@ -48,16 +48,13 @@ Numbers (issue date, then client id, kind, site id): 09-08 C-2 -> 1; 09-09 C-2 -
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import vigil
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-VIGIL = str(Path(sys.executable).parent / "vigil")
 
 FILES = {
     "contracts/C-1.yaml": """\
@@ -185,12 +182,6 @@ P-2,S-1,G-3,2026-09-09T23:00:00-04:00,4,3,2026-09-09T23:40:00-04:00
 }
 
 
-def _vigil(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([VIGIL, *args], env={**os.environ}, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
 @pytest.fixture(scope="module")
 def runs(warehouse, tmp_path_factory):
     inbox = tmp_path_factory.mktemp("inbox")
@@ -200,11 +191,11 @@ def runs(warehouse, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     results = []
     for attempt in (1, 2):
-        run = _vigil("run", "--inbox", str(inbox), "--from", "2026-09-01", "--through", "2026-09-30", "--json")
-        _vigil("export", "invoices", "--out", str(out / f"invoices-{attempt}.jsonl"))
-        _vigil("export", "findings", "--out", str(out / f"findings-{attempt}.jsonl"))
+        run = vigil("run", "--inbox", inbox, "--from", "2026-09-01", "--through", "2026-09-30", "--json")
+        vigil("export", "invoices", "--out", out / f"invoices-{attempt}.jsonl")
+        vigil("export", "findings", "--out", out / f"findings-{attempt}.jsonl")
         results.append({
-            "summary": json.loads(run.stdout.strip().splitlines()[-1]),
+            "summary": json.loads(run.strip().splitlines()[-1]),
             "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
             "findings": [json.loads(x) for x in (out / f"findings-{attempt}.jsonl").read_text().splitlines()],
         })

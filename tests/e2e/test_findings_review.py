@@ -44,9 +44,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,9 +51,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.e2e.cli import vigil
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-VIGIL = str(Path(sys.executable).parent / "vigil")
 NY = ZoneInfo("America/New_York")
 CHI = ZoneInfo("America/Chicago")
 FIRST = date(2026, 9, 28)  # a Monday: five weeks of history, then week six
@@ -282,15 +280,9 @@ OUTCOMES = {
 }
 
 
-def _vigil(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([VIGIL, *args], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def _snapshot(env: dict, out: Path, tag: str) -> dict:
-    _vigil(env, "export", "findings", "--out", str(out / f"findings-{tag}.jsonl"))
-    _vigil(env, "export", "invoices", "--out", str(out / f"invoices-{tag}.jsonl"))
+def _snapshot(out: Path, tag: str) -> dict:
+    vigil("export", "findings", "--out", out / f"findings-{tag}.jsonl")
+    vigil("export", "invoices", "--out", out / f"invoices-{tag}.jsonl")
     read = lambda name: [json.loads(x) for x in (out / name).read_text().splitlines()]  # noqa: E731
     return {"findings": read(f"findings-{tag}.jsonl"), "invoices": read(f"invoices-{tag}.jsonl")}
 
@@ -300,10 +292,9 @@ def runs(warehouse, tmp_path_factory):
     inbox = tmp_path_factory.mktemp("inbox")
     ctx = generate_inbox(inbox)
     out = tmp_path_factory.mktemp("out")
-    env = {**os.environ}
     run_args = ("run", "--inbox", str(inbox), "--from", "2026-08-25", "--through", THROUGH, "--json")
-    first = _vigil(env, *run_args)
-    before = _snapshot(env, out, "before")
+    first = vigil(*run_args)
+    before = _snapshot(out, "before")
     resolved = {}
     for f in before["findings"]:
         if f["severity"] != "blocking":
@@ -314,18 +305,18 @@ def runs(warehouse, tmp_path_factory):
                        f"timesheets:A1-{ctx['sun']}": "excluded"}[ref]
         else:
             outcome = OUTCOMES[f["type"]]
-        _vigil(env, "findings", "resolve", f["finding_id"], "--as", outcome, "--note", "reviewed in test",
-               "--by", "finance")
+        vigil("findings", "resolve", f["finding_id"], "--as", outcome, "--note", "reviewed in test",
+              "--by", "finance")
         resolved[f["finding_id"]] = outcome
-    second = _vigil(env, *run_args)
-    after = _snapshot(env, out, "after")
+    second = vigil(*run_args)
+    after = _snapshot(out, "after")
     return {
         "ctx": ctx,
         "before": before,
         "after": after,
         "resolved": resolved,
-        "summary_before": json.loads(first.stdout.strip().splitlines()[-1]),
-        "summary_after": json.loads(second.stdout.strip().splitlines()[-1]),
+        "summary_before": json.loads(first.strip().splitlines()[-1]),
+        "summary_after": json.loads(second.strip().splitlines()[-1]),
     }
 
 

@@ -1,4 +1,6 @@
-"""`vigil run` then `vigil export invoices` as real processes, twice, against hand-computed invoices.
+"""`vigil run` then `vigil export invoices`, called in-process (tests/e2e/cli.py: the console
+script's own code path; test_demo and test_concurrent_runs start real processes), three
+times, against hand-computed invoices.
 
 Week 2026-10-05..11 for C-100 (weekly overtime after 40 h, 15-minute rounding):
   SH-1 07:53-18:07 -> 08:00-18:00 10 h; SH-2 10 h; SH-3 18:08 -> 18:15 10.25 h; SH-4 10 h;
@@ -18,24 +20,15 @@ charged and every summary says so (interfaces.md section 8). The next two run in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import vigil
 from tests.e2e.inbox_fixture import write_inbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-VIGIL = str(Path(sys.executable).parent / "vigil")
-
-
-def _vigil(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([VIGIL, *args], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"vigil {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +39,12 @@ def payments_off(warehouse, tmp_path_factory):
     stop_localstripe()
     inbox = write_inbox(tmp_path_factory.mktemp("inbox"))
     out = tmp_path_factory.mktemp("out-off")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIGIL_PAYMENTS", "STRIPE_API_KEY", "STRIPE_API_BASE")}
-    run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19")
-    _vigil(env, "export", "invoices", "--out", str(out / "invoices.jsonl"))
-    return {"inbox": inbox, "text": run.stdout,
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("VIGIL_PAYMENTS", "STRIPE_API_KEY", "STRIPE_API_BASE"):
+            env.delenv(name, raising=False)
+        text = vigil("run", "--inbox", inbox, "--through", "2026-10-19")
+        vigil("export", "invoices", "--out", out / "invoices.jsonl")
+    return {"inbox": inbox, "text": text,
             "invoices": [json.loads(x) for x in (out / "invoices.jsonl").read_text().splitlines()]}
 
 
@@ -57,18 +52,24 @@ def payments_off(warehouse, tmp_path_factory):
 def runs(payments_off, tmp_path_factory):
     inbox = payments_off["inbox"]
     out = tmp_path_factory.mktemp("out")
-    env = {**os.environ, "VIGIL_PAYMENTS": "local"}
     results = []
-    for attempt in (1, 2):
-        run = _vigil(env, "run", "--inbox", str(inbox), "--through", "2026-10-19", "--json")
-        _vigil(env, "export", "invoices", "--out", str(out / f"invoices-{attempt}.jsonl"))
-        _vigil(env, "export", "quarantine", "--out", str(out / f"quarantine-{attempt}.jsonl"))
-        results.append({
-            "summary": json.loads(run.stdout.strip().splitlines()[-1]),
-            "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
-            "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
-        })
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VIGIL_PAYMENTS", "local")
+        env.setenv("STRIPE_API_BASE", "")  # the run points it at localstripe; undone after
+        for attempt in (1, 2):
+            run = vigil("run", "--inbox", inbox, "--through", "2026-10-19", "--json")
+            vigil("export", "invoices", "--out", out / f"invoices-{attempt}.jsonl")
+            vigil("export", "quarantine", "--out", out / f"quarantine-{attempt}.jsonl")
+            results.append(_read(run, out, attempt))
     return results
+
+
+def _read(run: str, out, attempt: int) -> dict:
+    return {
+        "summary": json.loads(run.strip().splitlines()[-1]),
+        "invoices": [json.loads(x) for x in (out / f"invoices-{attempt}.jsonl").read_text().splitlines()],
+        "quarantine": [json.loads(x) for x in (out / f"quarantine-{attempt}.jsonl").read_text().splitlines()],
+    }
 
 
 def test_without_a_provider_auto_pay_is_off_and_nothing_is_paid(payments_off, monkeypatch):
@@ -177,14 +178,13 @@ def test_every_issued_invoice_has_its_pdf_with_evidence_from_the_marts(runs):
     assert "Your payment method on file will be charged on the due date, 2026-10-13" in second
 
 
-def test_accounting_export_totals_the_invoice_export_and_every_entry_balances(runs, tmp_path):
+def test_accounting_export_totals_the_invoice_export_and_every_entry_balances(runs, tmp_path, monkeypatch):
     import csv
     from decimal import Decimal
 
-    env = {**os.environ, "VIGIL_PAYMENTS": "local"}
+    monkeypatch.setenv("VIGIL_PAYMENTS", "local")
     totals = {inv["invoice_number"]: Decimal(inv["total"]) for inv in runs[1]["invoices"]}
-    _vigil(env, "export", "accounting", "--target", "journal", "--out", str(tmp_path / "journal.csv"),
-           "--inbox", str(tmp_path))
+    vigil("export", "accounting", "--target", "journal", "--out", tmp_path / "journal.csv", "--inbox", tmp_path)
     entries: dict[str, list[dict]] = {}
     with (tmp_path / "journal.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
@@ -194,8 +194,8 @@ def test_accounting_export_totals_the_invoice_export_and_every_entry_balances(ru
         assert sum(Decimal(r["debit"] or 0) for r in rows) == sum(Decimal(r["credit"] or 0) for r in rows)
         assert sum(Decimal(r["debit"] or 0) for r in rows if r["account"] == "1200") == totals[number]
     assert {r["account"] for r in entries["INV-2026-000002"]} == {"1200", "4000", "2200"}  # IL tax: its own row
-    _vigil(env, "export", "accounting", "--target", "xero", "--out", str(tmp_path / "xero.csv"), "--through",
-           "2026-10-12", "--inbox", str(tmp_path))
+    vigil("export", "accounting", "--target", "xero", "--out", tmp_path / "xero.csv", "--through", "2026-10-12",
+          "--inbox", tmp_path)
     with (tmp_path / "xero.csv").open(newline="") as handle:
         xero_rows = list(csv.DictReader(handle))
     xero_totals: dict[str, Decimal] = {}
