@@ -5,6 +5,7 @@ invoice key already numbered and writes nothing."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -33,6 +34,7 @@ class IssueSummary:
     voided: int = 0
     adjusted: list[str] = field(default_factory=list)  # originals whose difference went onto a new invoice
     credit_notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # load, rating, persist: where the time went
 
 
 def issue_invoices(conn: psycopg2.extensions.connection, through: date) -> IssueSummary:
@@ -44,8 +46,12 @@ def issue_invoices(conn: psycopg2.extensions.connection, through: date) -> Issue
     with conn, conn.cursor() as cur:
         # One issuer at a time, and everything read after the lock: a second run sees the first's invoices.
         cur.execute("select pg_advisory_xact_lock(hashtext('vigil.issue_invoices'))")
+        started = time.perf_counter()
         inputs = store.load_rating_inputs(conn)
+        loaded = time.perf_counter()
         drafts = draft_invoices(inputs, through)
+        rated = time.perf_counter()
+        summary.seconds.update(load=loaded - started, rating=rated - loaded)
         findings = with_candidate_contracts(store.open_blocking_findings(conn), inputs.contracts)
         existing = store.existing_invoices(cur)
         touched: list[int] = []
@@ -99,6 +105,7 @@ def issue_invoices(conn: psycopg2.extensions.connection, through: date) -> Issue
         mismatched = store.totals_mismatches(cur, touched)
         if mismatched:
             raise InvoiceTotalsError(f"totals differ from the sum of their lines: {', '.join(mismatched[:10])}")
+        summary.seconds["persist"] = time.perf_counter() - rated
     return summary
 
 
