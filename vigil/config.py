@@ -90,3 +90,19 @@ def inbox_archive() -> Path | None:
     text = os.environ.get("VIGIL_INBOX_ARCHIVE", "").strip()
     return Path(text).expanduser().resolve() if text else None
 
+
+
+def full_build_days() -> float:
+    """``VIGIL_FULL_BUILD_DAYS`` (default 7): the marts are built incrementally, and whole again
+    at least this often (its result compared with the incremental one); 0 builds them whole
+    every run."""
+    text = os.environ.get("VIGIL_FULL_BUILD_DAYS", "").strip()
+    if not text:
+        return 7.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} is not a number of days") from None
+    if value < 0:
+        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} must not be negative")
+    return value

@@ -14,6 +14,7 @@ select
     client_id,
     device_type,
     active_from,
-    active_to
+    active_to,
+    updated_at
 
 from devices

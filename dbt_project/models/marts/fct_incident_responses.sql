@@ -17,6 +17,7 @@ select
     response_started_at,
     response_ended_at,
     responder_guard_id,
-    service_date
+    service_date,
+    updated_at
 
 from incidents

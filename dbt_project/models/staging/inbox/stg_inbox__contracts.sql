@@ -3,6 +3,8 @@
 -- A contract id both sources declare for one client: the contract YAML's when it prices
 -- guard work (the YAML is authoritative for it), else the CRM's (where monitoring RMR is
 -- maintained), else the YAML's. Across clients the newest declaration wins, as for sites.
+-- A table, not a view: it reads another staging model (views never stack).
+{{ config(materialized='table', indexes=[{'columns': ['contract_id'], 'unique': True}, {'columns': ['client_id']}]) }}
 with
 
 documents as (
