@@ -242,6 +242,19 @@ def transaction(database: str | None = None) -> Iterator[psycopg2.extensions.con
         conn.close()
 
 
+@contextmanager
+def atomic(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose work is committed when the block ends and rolled back if it raises,
+    whether or not the caller is inside `with conn:` (psycopg2 refuses to nest those)."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
 def _migration_files() -> list[tuple[str, str]]:
     files = [f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if f.name.endswith(".sql")]
     return sorted((f.name, f.read_text(encoding="utf-8")) for f in files)

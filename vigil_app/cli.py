@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg2
 
 from vigil import config, db, services
-from vigil_app import reports
+from vigil_app import audit, reports, review
 
 EXIT_CODES = {
     "run failed": 1,
@@ -128,6 +128,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"(generic feeds and {', '.join(VENDOR_FOLDERS)})")
     run_range(inbox, manifest.start, manifest.end)
     _print_summary(_summary(), args.json)
+    from vigil_app.demo.console_user import ensure_demo_user, how_to_open
+
+    # stderr with --json: the summary stays the last line of standard output
+    print(how_to_open(ensure_demo_user()), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -159,18 +163,39 @@ def cmd_findings(args: argparse.Namespace) -> int:
                       f"{r['client_id'] or '-':<8} {r['service_date'] or '-':<10} {r['message']}")
             print(f"{len(rows)} finding(s)", file=sys.stderr)
             return 0
-        with conn.cursor() as cur:
-            cur.execute("select 1 from marts.fct_findings where finding_id = %s", (args.finding_id,))
-            if cur.fetchone() is None:
-                raise CommandError(f"no finding {args.finding_id!r}", EXIT_CODES["bad input"])
-            cur.execute(
-                """insert into billing.finding_reviews (finding_id, status, note, reviewed_by)
-                   values (%s, %s, %s, %s)
-                   on conflict (finding_id) do update set status = excluded.status, note = excluded.note,
-                       reviewed_by = excluded.reviewed_by, reviewed_at = now()""",
-                (args.finding_id, args.outcome, args.note, args.by),
-            )
+        try:
+            review.resolve(conn, [args.finding_id], args.outcome, args.note, args.by, via=audit.VIA_COMMAND_LINE)
+        except review.ReviewRefused as err:
+            raise CommandError(str(err), EXIT_CODES["bad input"]) from None
     print(f"{args.finding_id} resolved as {args.outcome}; the next run releases what it held")
+    return 0
+
+
+def _read_password() -> str:
+    """One line from standard input (typed twice, unechoed, at a terminal)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise CommandError("the two passwords differ", EXIT_CODES["bad input"])
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from vigil_app import accounts
+
+    password = _read_password()
+    db.prepare()
+    with db.transaction() as conn:
+        try:
+            done = accounts.add_user(conn, args.name, args.role, password, actor=f"{getpass.getuser()} (shell)")
+        except accounts.AccountError as err:
+            raise CommandError(str(err), EXIT_CODES["bad input"]) from None
+    print(f"user {args.name} {done} with role {args.role}")
     return 0
 
 
@@ -269,6 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--note", required=True, help="why (kept with the review)")
     resolve.add_argument("--by", required=True, metavar="NAME", help="who reviewed it")
     findings.set_defaults(func=cmd_findings)
+
+    users = sub.add_parser("users", help="manage the finance console's users",
+                           description="Console users (interfaces.md section 7): finance may resolve findings, "
+                           "viewer reads everything and changes nothing.")
+    usub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    uadd = usub.add_parser("add", help="create or update a user (password from standard input)",
+                           description="Create a user, or change an existing user's role and password (their open "
+                           "sessions end). The password is read from standard input (one line; at a terminal, "
+                           "typed twice) and stored only as a salted scrypt hash.")
+    uadd.add_argument("name", help="the sign-in name (letters, digits, '.', '_', '@', '-')")
+    uadd.add_argument("--role", required=True, choices=["finance", "viewer"],
+                      help="finance: reads and resolves findings; viewer: reads only")
+    users.set_defaults(func=cmd_users)
 
     ui = sub.add_parser("ui", help="serve the Dagster UI (with its daemon) on the same instance and data",
                         description="Run the Dagster UI, daemon (schedule, sensors) and code server on this "

@@ -101,7 +101,8 @@ def findings(conn, status: str | None = None, client: str | None = None) -> list
     rows = _rows(
         conn,
         """select f.finding_id, f.type, f.severity, coalesce(r.status, 'open') as status, f.client_id, f.site_id,
-                  f.service_date, f.evidence, f.message, r.reviewed_by, r.note as review_note, r.reviewed_at
+                  f.service_date, f.evidence, f.message, r.reviewed_by, r.note as review_note,
+                  r.reviewed_on as reviewed_at
            from marts.fct_findings f left join billing.finding_reviews r using (finding_id)
            where (%(status)s::text is null or coalesce(r.status, 'open') = %(status)s)
              and (%(client)s::text is null or f.client_id = %(client)s)

@@ -1,6 +1,6 @@
 """CSRF tokens for every form: a signed token bound to who may post it (a portal link or a
-console session) and to the form, checked on every POST before anything changes. The
-Origin header, when a browser sends one, must be this site's own."""
+console session) and to the form, checked on every POST before anything changes. A
+browser's Sec-Fetch-Site (or Origin) must say the POST came from this site."""
 
 from __future__ import annotations
 
@@ -34,10 +34,15 @@ def valid(binding: str, form: str, submitted: str | None) -> bool:
 
 
 def same_origin(request: Request) -> bool:
-    """A cross-site POST carries another Origin; a missing Origin (old clients) is allowed,
-    the token still has to match."""
+    """Whether a POST may come from this site's own pages. Browsers say so in Sec-Fetch-Site;
+    without it, an Origin, when one is sent, must be this host. With Referrer-Policy
+    no-referrer a browser sends `Origin: null` even for its own forms, so null proves
+    nothing either way: the token still has to match."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if not origin or origin == "null":
-        return origin is None
+        return True
     host = request.headers.get("host", "")
     return origin.split("://", 1)[-1] == host

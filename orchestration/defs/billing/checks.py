@@ -65,16 +65,23 @@ def invoices_numbers_gap_free(warehouse: WarehouseResource) -> dg.AssetCheckResu
     )
 
 
+def held_on_days(conn, first, last) -> list[tuple]:
+    """Invoices held by a blocking finding whose issue date lies in first..last (None: all)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """select client_id, period_start, period_end, hold_reasons::text from billing.invoices
+               where status = 'held' and (%(first)s::date is null or issue_date between %(first)s and %(last)s)
+               order by client_id, period_start""",
+            {"first": first, "last": last},
+        )
+        return cur.fetchall()
+
+
 @dg.asset_check(asset=INVOICES, description="Invoices of the run's days held by a blocking finding, for review.")
 def invoices_not_held(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     days = _days(context)
-    held = _rows(
-        warehouse,
-        """select client_id, period_start, period_end, hold_reasons::text from billing.invoices
-           where status = 'held' and (%(first)s::date is null or issue_date between %(first)s and %(last)s)
-           order by client_id, period_start""",
-        days,
-    )
+    with warehouse.connection() as conn:
+        held = held_on_days(conn, days["first"], days["last"])
     return dg.AssetCheckResult(
         passed=not held,
         severity=dg.AssetCheckSeverity.WARN,

@@ -18,17 +18,9 @@ def _check_name(family: str) -> str:
     return f"findings_{family}"
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(_check_name(family), asset=FINDINGS,
-                          description=f"No open finding of types {', '.join(types)} on the run's days.")
-        for family, types in families().items()
-    ],
-    can_subset=False,
-)
-def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    window = run_window(context.run.tags)
-    with warehouse.connection() as conn, conn.cursor() as cur:
+def open_findings(conn, window) -> list[tuple]:
+    """Open findings: (type, severity, client, site, date, message, evidence, on the run's days)."""
+    with conn.cursor() as cur:
         cur.execute(
             """select f.type, f.severity, f.client_id, f.site_id, f.service_date, f.message,
                       array_to_string(f.evidence, ' '),
@@ -38,9 +30,14 @@ def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: Wareho
                order by f.service_date nulls first, f.type, f.finding_id""",
             {"first": window[0] if window else None, "last": window[1] if window else None},
         )
-        open_findings = cur.fetchall()
+        return cur.fetchall()
+
+
+def family_results(open_rows: list[tuple], window) -> list[dg.AssetCheckResult]:
+    """One result per family: failed when the run's days have open findings of it."""
+    results = []
     for family, types in families().items():
-        queued = [r for r in open_findings if r[0] in types]
+        queued = [r for r in open_rows if r[0] in types]
         rows = [r for r in queued if r[7]]
         blocking = [r for r in rows if r[1] == "blocking"]
         table = "\n".join(
@@ -48,7 +45,7 @@ def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: Wareho
             + [f"| {t} | {s} | {c or ''} | {si or ''} | {d or ''} | {e} | {m} |"
                for t, s, c, si, d, m, e, _ in rows[:15]]
         )
-        yield dg.AssetCheckResult(
+        results.append(dg.AssetCheckResult(
             check_name=_check_name(family),
             asset_key=FINDINGS,
             passed=not rows,
@@ -61,4 +58,20 @@ def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: Wareho
                 "by_type": dg.MetadataValue.json({t: sum(1 for r in rows if r[0] == t) for t in types}),
                 "sample": dg.MetadataValue.md(table if rows else "none"),
             },
-        )
+        ))
+    return results
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(_check_name(family), asset=FINDINGS,
+                          description=f"No open finding of types {', '.join(types)} on the run's days.")
+        for family, types in families().items()
+    ],
+    can_subset=False,
+)
+def findings_by_family(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    window = run_window(context.run.tags)
+    with warehouse.connection() as conn:
+        rows = open_findings(conn, window)
+    yield from family_results(rows, window)
