@@ -1,18 +1,20 @@
 """The whole pipeline at company scale: a cold range, then one more day, after N days of history.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--scale S|M|L] [--history 30,365] [--repeat 3]
+    .venv/bin/python benchmarks/bench_pipeline.py [--runs M:30,M:365,L:30] [--repeat 3]
                                                   [--events-per-day N] [--payments off|local] [--work DIR]
 
-For each history length H: a fresh VIGIL_HOME (its own embedded PostgreSQL), an inbox with H
-days of a synthetic company (benchmarks/pipeline_company.py: one file per source per day),
-`vigil run --through <day H>` (the cold range), then `--repeat` times one more day's files
-and `vigil run --from D --through D`, each as its own process, the way a user or the
-schedule runs it. Per stage (ingest, dbt, rating, issuing, delivery, payments, checks, and
-the rest: process start, definitions, run bookkeeping) the seconds come from Dagster's step
-statistics of those runs and the invoices asset's metadata; the peak memory per stage is the
-largest sum of proportional set sizes of the `vigil` process tree (dbt included) and the
-PostgreSQL server's processes sampled during the stage. Prints one JSON line per run and a
-summary line with the medians and day(H) / day(first H).
+For each run SCALE:H (scale S, M or L, H days of history): a fresh VIGIL_HOME (its own
+embedded PostgreSQL), an inbox with H days of a synthetic company
+(benchmarks/pipeline_company.py: one file per source per day), `vigil run --through <day H>`
+(the cold range), then `--repeat` times one more day's files and `vigil run --from D
+--through D`, each as its own process, the way a user or the schedule runs it. Per stage
+(ingest, dbt, rating, issuing, delivery, payments, checks, and the rest: process start,
+definitions, run bookkeeping) the seconds come from Dagster's step statistics of those runs
+and the invoices asset's metadata; the peak memory per stage is the largest sum of
+proportional set sizes of the `vigil` process tree (dbt included) and the PostgreSQL
+server's processes sampled during the stage. Prints one JSON line per run and a summary line
+with the medians, the ratio of the one-more-day medians of the longest to the shortest
+history of each scale, and the L-scale day when L ran.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ services.prepare_instance()
 from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter
 since = float(sys.argv[1])
 instance = DagsterInstance.get()
-steps, rating = [], 0.0
+steps, rating, cycles = [], 0.0, []
 for run in instance.get_runs(limit=20):
     stats = instance.get_run_stats(run.run_id)
     if stats.start_time is None or stats.start_time < since:
@@ -72,7 +74,14 @@ for run in instance.get_runs(limit=20):
             meta = record.event_log_entry.dagster_event.materialization.metadata
             if "rating_seconds" in meta:
                 rating += meta["rating_seconds"].value
-print(json.dumps({"steps": steps, "rating": rating}))
+            if "cycles_read" in meta:
+                cycles.append(meta["cycles_read"].value)
+from vigil import db
+with db.connect() as conn, conn.cursor() as cur:
+    cur.execute("select mode from vigil_meta.mart_builds where started_at >= to_timestamp(%s) order by build_id",
+                (since,))
+    builds = [mode for (mode,) in cur.fetchall()]
+print(json.dumps({"steps": steps, "rating": rating, "cycles": cycles, "builds": builds}))
 """
 
 
@@ -158,7 +167,8 @@ def _measure(env: dict, sampler: Sampler, label: str, *args: str) -> dict:
     windows["other"] = [(started, ended)]
     peaks = {stage: max((sampler.peak_mb(b, e) for b, e in windows[stage]), default=0.0) for stage in STAGES}
     return {"run": label, "seconds": round(wall, 2), "stages": {s: round(v, 2) for s, v in seconds.items()},
-            "peak_mb": peaks, "load": round(os.getloadavg()[0], 2)}
+            "peak_mb": peaks, "load": round(os.getloadavg()[0], 2), "dbt_builds": stats["builds"],
+            "billing_cycles_read": stats["cycles"]}
 
 
 def bench_history(scale_name: str, history: int, repeat: int, events: int | None, payments: str,
@@ -196,8 +206,8 @@ def bench_history(scale_name: str, history: int, repeat: int, events: int | None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="M")
-    parser.add_argument("--history", default="30,365", help="comma-separated days of history (default 30,365)")
+    parser.add_argument("--runs", default="M:30,M:365,L:30",
+                        help="comma-separated SCALE:DAYS (default M:30,M:365,L:30)")
     parser.add_argument("--repeat", type=int, default=3, help="one-more-day runs per history (median)")
     parser.add_argument("--events-per-day", type=int, default=None, help="AMAG access events a day")
     parser.add_argument("--payments", choices=("off", "local"), default="off")
@@ -205,26 +215,32 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    histories = [int(h) for h in args.history.split(",")]
-    company = build_company(SCALES[args.scale])
-    print(json.dumps({"scale": args.scale, "sites": len(company.sites), "guards": company.guards,
-                      "shifts_per_day": company.shifts_per_day(), "devices": len(company.devices),
-                      "events_per_day": args.events_per_day or SCALES[args.scale].events_per_day,
-                      "cpus": os.cpu_count()}), flush=True)
-    summary = {"scale": args.scale}
+    runs = [(part.split(":")[0], int(part.split(":")[1])) for part in args.runs.split(",")]
+    for scale_name in dict.fromkeys(name for name, _ in runs):
+        company = build_company(SCALES[scale_name])
+        print(json.dumps({"scale": scale_name, "sites": len(company.sites), "guards": company.guards,
+                          "shifts_per_day": company.shifts_per_day(), "devices": len(company.devices),
+                          "events_per_day": args.events_per_day or SCALES[scale_name].events_per_day,
+                          "cpus": os.cpu_count()}), flush=True)
+    summary: dict = {}
+    days_by_scale: dict[str, dict[int, float]] = {}
     try:
-        for history in histories:
-            results = bench_history(args.scale, history, args.repeat, args.events_per_day, args.payments, work)
+        for scale_name, history in runs:
+            results = bench_history(scale_name, history, args.repeat, args.events_per_day, args.payments, work)
             days = [r for r in results if r["run"] == "day"]
-            summary[f"cold_{history}_seconds"] = results[0]["seconds"]
-            summary[f"day_after_{history}_seconds"] = round(statistics.median(r["seconds"] for r in days), 2)
-            summary[f"day_after_{history}_stages"] = {
+            label = f"{scale_name}{history}"
+            summary[f"{label}_cold_seconds"] = results[0]["seconds"]
+            summary[f"{label}_day_seconds"] = round(statistics.median(r["seconds"] for r in days), 2)
+            summary[f"{label}_day_stages"] = {
                 s: round(statistics.median(r["stages"][s] for r in days), 2) for s in STAGES}
-            summary[f"day_after_{history}_peak_mb"] = max(max(r["peak_mb"].values()) for r in days)
-        if len(histories) > 1:
-            first, last = histories[0], histories[-1]
-            summary[f"day_{last}_over_day_{first}"] = round(
-                summary[f"day_after_{last}_seconds"] / summary[f"day_after_{first}_seconds"], 2)
+            summary[f"{label}_day_peak_mb"] = max(max(r["peak_mb"].values()) for r in days)
+            days_by_scale.setdefault(scale_name, {})[history] = summary[f"{label}_day_seconds"]
+        for scale_name, by_history in days_by_scale.items():
+            if len(by_history) > 1:
+                short, long = min(by_history), max(by_history)
+                summary[f"{scale_name}_day{long}_over_day{short}"] = round(by_history[long] / by_history[short], 2)
+        if "L" in days_by_scale:
+            summary["L_day_seconds"] = days_by_scale["L"][min(days_by_scale["L"])]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

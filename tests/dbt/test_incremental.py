@@ -1,10 +1,14 @@
-"""Incremental marts (issue 14): after changes of every kind an incremental build gives what a
-full build gives, row for row: new days, late corrections that move a shift to another day or
-make it overlap another, a billed_as_is review that brings back a first version, incidents,
-patrol tours and device events arriving for past days, a record at an unknown site. The builds
-are made the way the orchestration makes them (orchestration/lib/mart_builds.py), and each
-round also checks that its changes reached the findings, so a rule both builds got wrong the
-same way cannot pass unseen."""
+"""Incremental marts and open-cycle billing (issue 14): after changes of every kind an
+incremental build gives what a full build gives, row for row: new days, late corrections that
+move a shift to another day or make it overlap another, a billed_as_is review that brings back
+a first version, incidents, patrol tours and device events arriving for past days, a record at
+an unknown site. The builds are made the way the orchestration makes them
+(orchestration/lib/mart_builds.py), and each round also checks that its changes reached the
+findings, so a rule both builds got wrong the same way cannot pass unseen.
+
+After each build, invoices are issued reading only the open cycles (billing/open_cycles.py),
+then once more reading everything: that second run must change nothing (no invoice, line,
+adjustment, credit or pending difference the open-cycle run missed)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 
+from billing.issuing import issue_invoices
 from orchestration.lib import mart_builds
 from orchestration.lib.dbt import DBT_PROJECT_DIR
 from tests.dbt.test_dbt_build import finding_id, run_dbt
@@ -207,6 +212,33 @@ def _build(warehouse, tmp_path_factory, conn, command="run", full: str | None = 
     return build
 
 
+BILLING = {
+    "billing.invoices": "invoice_key, invoice_number, status, kind, client_id, site_id, contract_ids, period_start, "
+                        "period_end, issue_date, due_date, subtotal, tax_total, total, hold_reasons::text, void_reason",
+    "billing.invoice_lines": "invoice_id, line_no, site_id, category, description, quantity, unit, unit_price, amount, "
+                             "source_refs",
+    "billing.adjustments": "original_invoice_id, version, category, description, quantity, amount, source_refs, "
+                           "billed_invoice_id, billed_line_no",
+    "billing.ledger_entries": "invoice_id, client_id, entry_type, amount, reference",
+    "billing.rerate_pending": "invoice_id",
+    "billing.number_sequences": "prefix, year, last_value",
+}
+
+
+def _billing(query) -> dict[str, list[tuple]]:
+    return {table: sorted(tuple(str(v) for v in r.values()) for r in query(f"select {columns} from {table}"))
+            for table, columns in BILLING.items()}
+
+
+def _issue(conn, query, through: date):
+    """Issue reading the open cycles, then reading everything: the second changes nothing."""
+    summary = issue_invoices(conn, through)
+    issued = _billing(query)
+    issue_invoices(conn, through, scope="full")
+    assert _billing(query) == issued
+    return summary
+
+
 def _findings(query) -> set[tuple]:
     return {(r["type"], tuple(r["evidence"])) for r in query("select type, evidence from marts.fct_findings")}
 
@@ -217,6 +249,7 @@ def test_incremental_builds_equal_full_builds(warehouse, db, tmp_path_factory):
     _plant(raw)
     first = _build(warehouse, tmp_path_factory, conn, "build")
     assert (first.mode, first.reason) == ("full", "first build")
+    assert _issue(conn, query, date(2026, 2, 2)).cycles == -1  # the first run reads everything
     before = _findings(query)
     assert ("overtime_without_incident", ("timesheets:B-2026-01-13",)) in before
     assert ("shift_without_patrol_scans", ("timesheets:P-2026-01-08",)) in before
@@ -244,6 +277,9 @@ def test_incremental_builds_equal_full_builds(warehouse, db, tmp_path_factory):
     assert query("select service_date from marts.fct_guard_shifts where source_ref = %s",
                  f"timesheets:B-{moved_from}") == [{"service_date": moved_to}]
     assert query("select record_id from marts.fct_quarantine where source = 'timesheets'") == [{"record_id": "U-1"}]
+    opened = _issue(conn, query, date(2026, 2, 9))
+    assert 0 < opened.cycles < 10  # the new week, the changed ones, the monthly fee: not all five weeks
+    assert opened.adjusted or opened.credit_notes or query("select 1 from billing.rerate_pending")
     incremental_result = _snapshot(query)
     full = _build(warehouse, tmp_path_factory, conn, full="compared in the test")
     assert full.mode == "full"
@@ -257,7 +293,11 @@ def test_incremental_builds_equal_full_builds(warehouse, db, tmp_path_factory):
              _at(date(2026, 1, 25), "10:30", "-06:00"))
     assert _build(warehouse, tmp_path_factory, conn).mode == "incremental"
     raw.event("E2-1", "D-2", _at(date(2026, 1, 15), "09:00"))
-    raw.shift(f"B-{moved_from}", "G-2", "S-1", "unarmed", _at(moved_from, "07:00"), _at(moved_from, "19:00"))
+    # a shift leaves an issued week nothing else touched: only the invoice citing it says so
+    left, joined = date(2026, 2, 4), date(2026, 2, 10)
+    raw.shift(f"A-{left}", "G-1", "S-1", "unarmed", _at(joined, "08:00"), _at(joined, "16:00"))
+    moved_again = date(2026, 1, 20)  # to the next week: both weeks re-rate
+    raw.shift(f"B-{moved_from}", "G-2", "S-1", "unarmed", _at(moved_again, "07:00"), _at(moved_again, "19:00"))
     assert _build(warehouse, tmp_path_factory, conn).mode == "incremental"
     found = _findings(query)
     assert ("hours_spike", (f"timesheets:A-{spike}", f"timesheets:B-{spike}")) not in found  # the first version
@@ -265,7 +305,9 @@ def test_incremental_builds_equal_full_builds(warehouse, db, tmp_path_factory):
     assert ("shift_without_patrol_scans", ("timesheets:P-2026-01-10",)) in found
     assert ("device_fee_without_events", ("cycle:K-M/2026-01-01", "devices:D-2")) not in found
     assert query("select service_date from marts.fct_guard_shifts where source_ref = %s",
-                 f"timesheets:B-{moved_from}") == [{"service_date": moved_from}]
+                 f"timesheets:B-{moved_from}") == [{"service_date": moved_again}]
+    credited = _issue(conn, query, date(2026, 2, 10))
+    assert credited.credit_notes  # the week A-2026-02-04 left
     incremental_result = _snapshot(query)
     _build(warehouse, tmp_path_factory, conn, full="compared in the test")
     assert _differences(incremental_result, _snapshot(query)) == {}
