@@ -41,8 +41,6 @@ sys.path.insert(0, str(HERE))
 
 from pipeline_company import SCALES, build_company, write_day, write_history  # noqa: E402
 
-VIGIL = ROOT / ".venv" / "bin" / "vigil"
-PYTHON = ROOT / ".venv" / "bin" / "python"
 STEP_STAGES = {
     "inbox_files": "ingest",
     "vigil_dbt_models": "dbt",
@@ -68,19 +66,24 @@ for run in instance.get_runs(limit=20):
         continue
     for step in instance.get_run_step_stats(run.run_id):
         steps.append([step.step_key, step.start_time, step.end_time])
+    # a range run materializes the asset once per day with the same metadata: read one
     for record in instance.get_event_records(EventRecordsFilter(
-            DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey(["billing", "invoices"])), limit=5):
+            DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey(["billing", "invoices"])), limit=400):
         if record.event_log_entry.run_id == run.run_id:
             meta = record.event_log_entry.dagster_event.materialization.metadata
             if "rating_seconds" in meta:
                 rating += meta["rating_seconds"].value
             if "cycles_read" in meta:
                 cycles.append(meta["cycles_read"].value)
+            break
 from vigil import db
+builds = []
 with db.connect() as conn, conn.cursor() as cur:
-    cur.execute("select mode from vigil_meta.mart_builds where started_at >= to_timestamp(%s) order by build_id",
-                (since,))
-    builds = [mode for (mode,) in cur.fetchall()]
+    cur.execute("select to_regclass('vigil_meta.mart_builds')")
+    if cur.fetchone()[0] is not None:
+        cur.execute("select mode from vigil_meta.mart_builds where started_at >= to_timestamp(%s) order by build_id",
+                    (since,))
+        builds = [mode for (mode,) in cur.fetchall()]
 print(json.dumps({"steps": steps, "rating": rating, "cycles": cycles, "builds": builds}))
 """
 
@@ -137,8 +140,8 @@ class Sampler:
 
 def _vigil(env: dict, sampler: Sampler, *args: str) -> float:
     started = time.time()
-    process = subprocess.Popen([str(VIGIL), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen([env["BENCH_VIGIL"], *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     sampler.root = psutil.Process(process.pid)
     output, _ = process.communicate()
     sampler.root = None
@@ -152,7 +155,7 @@ def _measure(env: dict, sampler: Sampler, label: str, *args: str) -> dict:
     started = time.time()
     wall = _vigil(env, sampler, *args)
     ended = time.time()
-    stats = json.loads(subprocess.run([str(PYTHON), "-c", _STATS, str(started)], env=env, check=True,
+    stats = json.loads(subprocess.run([env["BENCH_PYTHON"], "-c", _STATS, str(started)], env=env, check=True,
                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
     seconds = dict.fromkeys(STAGES, 0.0)
     windows: dict[str, list[tuple[float, float]]] = {stage: [] for stage in STAGES}
@@ -172,7 +175,7 @@ def _measure(env: dict, sampler: Sampler, label: str, *args: str) -> dict:
 
 
 def bench_history(scale_name: str, history: int, repeat: int, events: int | None, payments: str,
-                  work: Path) -> list[dict]:
+                  work: Path, root: Path = ROOT) -> list[dict]:
     scale = SCALES[scale_name]
     if events is not None:
         scale = replace(scale, events_per_day=events)
@@ -182,7 +185,8 @@ def bench_history(scale_name: str, history: int, repeat: int, events: int | None
     home, inbox = folder / "home", folder / "inbox"
     last = company.first_day + timedelta(days=history - 1)
     write_history(company, inbox, history)
-    env = {**os.environ, "VIGIL_HOME": str(home), "VIGIL_PAYMENTS": payments}
+    env = {**os.environ, "VIGIL_HOME": str(home), "VIGIL_PAYMENTS": payments,
+           "BENCH_VIGIL": str(root / ".venv" / "bin" / "vigil"), "BENCH_PYTHON": str(root / ".venv" / "bin" / "python")}
     env.pop("DATABASE_URL", None)
     results = []
     try:
@@ -200,7 +204,7 @@ def bench_history(scale_name: str, history: int, repeat: int, events: int | None
                 results.append({"scale": scale_name, "history": history, "days": history + n, **one})
                 print(json.dumps(results[-1]), flush=True)
     finally:
-        subprocess.run([str(VIGIL), "stop"], env=env, capture_output=True)
+        subprocess.run([env["BENCH_VIGIL"], "stop"], env=env, capture_output=True)
     return results
 
 
@@ -212,6 +216,7 @@ def main() -> None:
     parser.add_argument("--events-per-day", type=int, default=None, help="AMAG access events a day")
     parser.add_argument("--payments", choices=("off", "local"), default="off")
     parser.add_argument("--work", type=Path, default=None, help="keep inboxes and homes here (default: a temp dir)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose .venv runs `vigil` (default: this)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -226,7 +231,8 @@ def main() -> None:
     days_by_scale: dict[str, dict[int, float]] = {}
     try:
         for scale_name, history in runs:
-            results = bench_history(scale_name, history, args.repeat, args.events_per_day, args.payments, work)
+            results = bench_history(scale_name, history, args.repeat, args.events_per_day, args.payments, work,
+                                    args.root.resolve())
             days = [r for r in results if r["run"] == "day"]
             label = f"{scale_name}{history}"
             summary[f"{label}_cold_seconds"] = results[0]["seconds"]
