@@ -319,3 +319,29 @@ def write_history(company: Company, inbox: Path, days: int) -> list[Path]:
     for n in range(days):
         written += write_day(company, inbox, company.first_day + timedelta(days=n))
     return written
+
+
+def main() -> None:
+    """`python benchmarks/pipeline_company.py --scale M --days 30 --out INBOX`: write a company's inbox."""
+    import argparse
+    from dataclasses import replace
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="S")
+    parser.add_argument("--days", type=int, default=30, help="days of history from the first day")
+    parser.add_argument("--first-day", type=date.fromisoformat, default=FIRST_DAY)
+    parser.add_argument("--events-per-day", type=int, default=None)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    scale = SCALES[args.scale] if args.events_per_day is None else replace(SCALES[args.scale],
+                                                                          events_per_day=args.events_per_day)
+    company = build_company(scale, args.first_day)
+    files = write_history(company, args.out, args.days)
+    print(f"{len(files)} files for {len(company.sites)} sites, {company.guards} guards, "
+          f"{company.shifts_per_day()} shifts a day, {len(company.devices)} devices, "
+          f"{scale.events_per_day} access events a day, {args.first_day} .. "
+          f"{args.first_day + timedelta(days=args.days - 1)}")
+
+
+if __name__ == "__main__":
+    main()
