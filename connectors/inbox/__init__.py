@@ -48,7 +48,7 @@ GENERIC_FOLDERS = ("contracts", "tax", "timesheets", "incidents", "patrols", "de
 RECORD_TABLES = ("timesheets", "incidents", "patrols", "devices", "device_events")
 # Record exports: once ingested, raw keeps everything they held, so they may be archived.
 # Contracts, tax, the company file and its logo stay: they are the documents in force.
-ARCHIVED_FOLDERS = ("timesheets", "incidents", "patrols", "devices")
+ARCHIVED_FOLDERS = RECORD_FOLDERS = ("timesheets", "incidents", "patrols", "devices")
 
 
 @dataclass
@@ -163,10 +163,10 @@ def _vendor_module(name: str):
 
 
 def _parse_vendor_folder(module, folder: Path, new: list[Path] | None) -> list[ParseResult]:
-    """A vendor folder: only its new files when each can be parsed alone (the connector's
-    `independent_file`), else the whole folder (its files explain each other)."""
-    independent = getattr(module, "independent_file", None)
-    if new is not None and independent is not None and all(independent(path) for path in new):
+    """A vendor folder: the files named when its connector can parse a file alone (the
+    module's `independent_file`: it reads its context files, e.g. the site map, whatever is
+    named), else the whole folder (its files explain each other)."""
+    if new is not None and getattr(module, "independent_file", None) is not None:
         return module.parse_folder(folder, only=set(new))
     return module.parse_folder(folder)
 
@@ -345,6 +345,45 @@ def _independent_vendor_file(folder: str, path: Path) -> bool:
     return bool(independent and independent(path))
 
 
+# Files parsed and stored together at most (a cold start reads months of exports: in batches,
+# memory stays bounded and each batch is committed, so an interrupted ingest resumes).
+BATCH_BYTES = 32 * 2**20
+
+
+def _batches(new: list[InboxFile], every: list[InboxFile]) -> list[list[str]]:
+    """The files each batch parses (paths in the inbox). The first holds every file that may
+    depend on another (root files, contracts, tax, the files of a vendor folder whose files
+    explain each other, a vendor's new context files); record exports and vendor files a
+    connector parses alone follow, in batches of about BATCH_BYTES. A vendor's new context
+    file (its site map) changes how all its exports read: they are all read again."""
+    first, alone = [], []
+    new_by_folder: dict[str, list[InboxFile]] = {}
+    for f in new:
+        new_by_folder.setdefault(f.rel.split("/")[0] if "/" in f.rel else "", []).append(f)
+    for folder, files in new_by_folder.items():
+        if folder in RECORD_FOLDERS:
+            alone += files
+            continue
+        module = _vendor_module(folder) if folder and folder not in GENERIC_FOLDERS else None
+        independent = getattr(module, "independent_file", None) if module is not None else None
+        if independent is None:
+            first += files
+            continue
+        context = [f for f in files if not independent(f.path)]
+        first += context
+        rereads = every if context else files
+        alone += [f for f in rereads if f.rel.startswith(folder + "/") and independent(f.path)]
+    batches = [[f.rel for f in first]] if first else []
+    size = BATCH_BYTES
+    for f in alone:
+        if size + f.size > BATCH_BYTES and size > 0:
+            batches.append([])
+            size = 0
+        batches[-1].append(f.rel)
+        size += f.size
+    return batches
+
+
 def ingest_inbox(conn, inbox_dir: Path, only_files: Iterable[str] | None = None, settle_seconds: float = 0,
                  archive_dir: Path | None = None) -> IngestReport:
     """Parse and store what the inbox holds that was not ingested yet. Idempotent: the same
@@ -359,15 +398,22 @@ def ingest_inbox(conn, inbox_dir: Path, only_files: Iterable[str] | None = None,
     settled = [f for f in files if f.settled(now, settle_seconds)]
     new, hashes, touched = _sort_new(conn, inbox_dir, settled)
     report = IngestReport(skipped=len(settled) - len(new), waiting=waiting)
-    if new:
-        results = parse_inbox(inbox_dir, [f.rel for f in new], contracts_in_force(conn))
+    ingested: Counter = Counter()
+    quarantined: Counter = Counter()
+    tables: Counter = Counter()
+    by_rel = {f.rel: f for f in settled}
+    for batch in _batches(new, settled):
+        results = parse_inbox(inbox_dir, batch, contracts_in_force(conn))
         outcome = store_results(conn, results)
-        report.ingested = dict(outcome.ingested)
-        report.quarantined = dict(outcome.quarantined)
-        report.tables = dict(outcome.tables)
-        report.refused = [q for r in results for q in r.quarantined]
-        report.files = len(new)
-    _record_files(conn, inbox_dir, new, hashes, touched)
+        ingested.update(outcome.ingested)
+        quarantined.update(outcome.quarantined)
+        tables.update(outcome.tables)
+        report.refused += [q for r in results for q in r.quarantined]
+        del results
+        _record_files(conn, inbox_dir, [by_rel[rel] for rel in batch if str(inbox_dir / rel) in hashes], hashes, [])
+    report.files = len(new)
+    report.ingested, report.quarantined, report.tables = dict(ingested), dict(quarantined), dict(tables)
+    _record_files(conn, inbox_dir, [], hashes, touched)
     if archive_dir is not None and new:
         report.archived = _archive(inbox_dir, Path(archive_dir), new, _independent_vendor_file)
     return report

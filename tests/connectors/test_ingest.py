@@ -292,3 +292,21 @@ def test_ingested_record_exports_can_be_archived(conn, tmp_path):
     assert _query(conn, "select count(*) from raw.timesheets") == [(1,)]
     assert ingest_inbox(conn, inbox, archive_dir=archive).files == 0
 
+
+
+def test_a_large_inbox_goes_in_batches_with_the_same_result(conn, tmp_path, monkeypatch):
+    import connectors.inbox as inbox_module
+
+    _wipe(conn)
+    inbox = _full_inbox(tmp_path / "inbox")
+    _amag_folder(inbox)
+    _amag(inbox, 4)
+    _amag(inbox, 5)
+    monkeypatch.setattr(inbox_module, "BATCH_BYTES", 1)  # every record export its own batch
+    report = ingest_inbox(conn, inbox)
+    assert report.files == 11
+    assert report.ingested == {"contracts": 2, "tax": 1, "timesheets": 9, "incidents": 1, "patrols": 1, "devices": 1,
+                               "amag": 3}
+    assert report.quarantined == {"tax": 1, "timesheets": 1, "incidents": 1, "patrols": 1, "devices": 1, "amag": 2}
+    assert _query(conn, "select count(*) from raw.ingested_files")[0][0] == 11
+    assert ingest_inbox(conn, inbox).files == 0
