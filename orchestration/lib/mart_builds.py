@@ -127,12 +127,14 @@ def start_build(conn, project_dir: Path, now: datetime | None = None, force_full
     return Build(build_id, mode, reason, since)
 
 
-def finish_build(conn, build: Build, succeeded: bool) -> None:
+def finish_build(conn, build: Build, succeeded: bool, whole: bool = True) -> None:
     """Succeeded: its watermark is the next build's `since` (and a periodic full build takes
-    the digests to compare). Failed: the next build reads from the same `since` again."""
+    the digests to compare). Failed, or partial (some models only, `whole` false: the others
+    have not read what changed): the next build reads from the same `since` again."""
+    status = "failed" if not succeeded else "succeeded" if whole else "partial"
     with conn, conn.cursor() as cur:
         after = None
-        if succeeded:
+        if status == "succeeded":
             cur.execute("select digests_before is not null from vigil_meta.mart_builds where build_id = %s",
                         (build.build_id,))
             if cur.fetchone()[0]:
@@ -140,7 +142,7 @@ def finish_build(conn, build: Build, succeeded: bool) -> None:
         cur.execute(
             """update vigil_meta.mart_builds set status = %s, finished_at = now(), digests_after = %s
                where build_id = %s""",
-            ("succeeded" if succeeded else "failed", after, build.build_id),
+            (status, after, build.build_id),
         )
 
 

@@ -327,3 +327,16 @@ def test_a_contract_change_makes_the_next_build_full(warehouse, db, tmp_path_fac
     assert again.mode == "incremental"
     [row] = query("select since, watermark from vigil_meta.mart_builds where build_id = %s", build.build_id)
     assert again.since == row["watermark"]
+
+
+def test_a_build_of_some_models_only_does_not_move_the_watermark(warehouse, db):
+    raw, query = db
+    [last] = query("""select watermark from vigil_meta.mart_builds where status = 'succeeded'
+                      order by build_id desc limit 1""")
+    partial = mart_builds.start_build(raw.conn, DBT_PROJECT_DIR)
+    mart_builds.finish_build(raw.conn, partial, succeeded=True, whole=False)
+    assert query("select status from vigil_meta.mart_builds where build_id = %s", partial.build_id) == [
+        {"status": "partial"}]
+    following = mart_builds.start_build(raw.conn, DBT_PROJECT_DIR)
+    assert following.since == last["watermark"] == partial.since
+    mart_builds.finish_build(raw.conn, following, succeeded=False)

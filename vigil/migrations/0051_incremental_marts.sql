@@ -11,7 +11,9 @@ create table vigil_meta.mart_builds (
     since           timestamptz not null,
     watermark       timestamptz not null,
     inputs          jsonb       not null,          -- what a change of forces a full build
-    status          text        not null default 'running' check (status in ('running', 'succeeded', 'failed')),
+    -- partial: some models only (a selection in the UI): the next build reads from the same since
+    status          text        not null default 'running'
+                                check (status in ('running', 'succeeded', 'partial', 'failed')),
     -- a periodic full build: the marts' digests before (the incremental result) and after it
     digests_before  jsonb,
     digests_after   jsonb,

@@ -30,11 +30,13 @@ def vigil_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     os.environ.update(warehouse.dbt_env())
     with warehouse.connection() as conn:
         build = mart_builds.start_build(conn, DBT_PROJECT_DIR)
-    context.log.info(f"dbt build {build.build_id}: {build.mode}, {build.reason}")
+    whole = set(context.selected_asset_keys) == set(context.assets_def.keys)
+    context.log.info(f"dbt build {build.build_id}: {build.mode}, {build.reason}"
+                     + ("" if whole else "; some models only: the next build reads the same changes again"))
     succeeded = False
     try:
         yield from dbt.cli(dbt_build_args(build), context=context, target_path=dbt_target_path()).stream()
         succeeded = True
     finally:
         with warehouse.connection() as conn:
-            mart_builds.finish_build(conn, build, succeeded)
+            mart_builds.finish_build(conn, build, succeeded, whole)
