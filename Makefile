@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: setup browser demo test test-fast ui lint bench clean
+.PHONY: setup browser demo test test-fast ui lint bench bench-pipeline clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_rating.py
+
+# Hours on 2 cores: a cold range and one more day after 30 and 365 days (M), and an L-scale
+# day (docs/performance.md, "Pipeline"). Quicker: make bench-pipeline BENCH_ARGS="--runs S:30,S:90".
+bench-pipeline: setup
+	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .vigil dbt_project/target dbt_project/logs

@@ -98,23 +98,25 @@ with cited as (
     cross join lateral unnest(f.evidence) as ref
     where f.service_date is not null and (f.type = any(%(unbilled)s) or r.status = 'excluded')
 ),
-billed as (
-    select distinct ref
-    from billing.invoice_lines l join billing.invoices i using (invoice_id)
-    cross join lateral unnest(l.source_refs) as ref
-    where i.status <> 'void'
+-- the cited records no invoice line bills (the lines' refs through their GIN index, and the
+-- records by their key: a day's run reads the findings, not every line and record)
+unbilled as (
+    select cited.*
+    from cited
+    where not exists (
+        select 1 from billing.invoice_lines l join billing.invoices i using (invoice_id)
+        where l.source_refs @> array[cited.ref] and i.status <> 'void')
 ),
 records as (
     select source_ref, case when has_valid_interval then extract(epoch from check_out_at - check_in_at) / 3600 end
         as hours
-    from marts.fct_guard_shifts
-    union all select source_ref, null from marts.fct_incident_responses
-    union all select source_ref, null from marts.fct_patrol_tours
+    from marts.fct_guard_shifts where source_ref in (select ref from unbilled)
+    union all select source_ref, null from marts.fct_incident_responses where source_ref in (select ref from unbilled)
+    union all select source_ref, null from marts.fct_patrol_tours where source_ref in (select ref from unbilled)
 )
-select date_trunc('month', cited.service_date)::date as month, count(*) as leakage_records,
+select date_trunc('month', unbilled.service_date)::date as month, count(*) as leakage_records,
        coalesce(sum(records.hours), 0) as leakage_hours
-from cited join (select distinct on (source_ref) * from records) as records on records.source_ref = cited.ref
-where cited.ref not in (select ref from billed)
+from unbilled join (select distinct on (source_ref) * from records) as records on records.source_ref = unbilled.ref
 group by 1
 """
 

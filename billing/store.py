@@ -29,14 +29,30 @@ def rows(conn, sql: str, params=()) -> list[dict]:
         return [dict(r) for r in cur.fetchall()]
 
 
-def _frame(conn, table: str) -> pl.DataFrame:
-    """A mart as a polars frame; timestamptz columns come back UTC-aware."""
+def _frame(conn, table: str, windows: dict[str, list[tuple[date, date]]] | None = None) -> pl.DataFrame:
+    """A mart as a polars frame, whole or the rows of `windows` (client -> service-date
+    ranges); timestamptz columns come back UTC-aware."""
     with conn.cursor() as cur:
         cur.execute("set local timezone = 'UTC'")
-        cur.execute(f"select * from marts.{table}")
+        if windows is None:
+            cur.execute(f"select * from marts.{table}")
+        else:
+            ranges = [(client, first, last) for client, spans in windows.items() for first, last in spans]
+            cur.execute(
+                f"""select * from marts.{table} as fact where exists (
+                        select 1 from unnest(%s::text[], %s::date[], %s::date[]) as open (client_id, first, last)
+                        where open.client_id = fact.client_id
+                          and fact.service_date between open.first and open.last)""",
+                ([r[0] for r in ranges], [r[1] for r in ranges], [r[2] for r in ranges]),
+            )
         columns = [d.name for d in cur.description]
         data = cur.fetchall()
     return pl.DataFrame(data, schema=columns, orient="row", infer_schema_length=None)
+
+
+def _unit_of_key(key: str) -> tuple[str, date, date]:
+    client_id, _, start, end, _ = parse_key(key)
+    return client_id, start, end
 
 
 def parse_key(key: str) -> tuple[str, str, date, date, str | None]:
@@ -45,11 +61,15 @@ def parse_key(key: str) -> tuple[str, str, date, date, str | None]:
     return client_id, kind, date.fromisoformat(start), date.fromisoformat(end), None if site == "*" else site
 
 
-def issued_groups(conn) -> tuple[IssuedGroup, ...]:
-    """Every numbered invoice (credit notes aside) as the rating engine pins its cycle to it."""
+def issued_groups(conn, clients: set[str] | None = None) -> tuple[IssuedGroup, ...]:
+    """Every numbered invoice (credit notes aside), or those of `clients`, as the rating
+    engine pins its cycle to it."""
     out = []
     for row in rows(conn, """select invoice_key, contract_ids, issue_date, due_date from billing.invoices
-                              where invoice_number like 'INV-%%' and credit_for is null order by invoice_id"""):
+                              where invoice_number like 'INV-%%' and credit_for is null
+                                and (%s::text[] is null or client_id = any(%s::text[]))
+                              order by invoice_id""",
+                    (sorted(clients) if clients is not None else None,) * 2):
         client_id, kind, start, _, site = parse_key(row["invoice_key"])
         out.append(IssuedGroup(key=row["invoice_key"], client_id=client_id, kind=kind, cycle_start=start,
                                site_id=site, contract_ids=tuple(row["contract_ids"]), issue_date=row["issue_date"],
@@ -57,23 +77,35 @@ def issued_groups(conn) -> tuple[IssuedGroup, ...]:
     return tuple(out)
 
 
-def load_rating_inputs(conn: psycopg2.extensions.connection) -> RatingInputs:
-    """What the rating engine needs. A record whose finding finance closed as `excluded` is
-    left out of billing (its refs go to `excluded_refs`); `billed_as_is` and `corrected` need
-    nothing here: the marts already carry the version to bill (billing-rules section 10)."""
+def load_dimensions(conn) -> dict:
+    """The small marts every rating reads whole: clients, sites, contracts, tax rates."""
+    return {
+        "clients": rows(conn, "select * from marts.dim_clients order by client_id"),
+        "sites": rows(conn, "select * from marts.dim_sites order by site_id"),
+        "contracts": rows(conn, "select * from marts.dim_contracts order by contract_id"),
+        "tax_rates": rows(conn, "select * from marts.fct_tax_rates order by jurisdiction_code, name"),
+    }
+
+
+def load_rating_inputs(conn: psycopg2.extensions.connection, dimensions: dict | None = None,
+                       open_cycles: frozenset[tuple[str, date, date]] | None = None,
+                       windows: dict[str, list[tuple[date, date]]] | None = None) -> RatingInputs:
+    """What the rating engine needs: everything, or with `open_cycles` and their `windows`
+    (billing/open_cycles.py) only the records of those cycles. A record whose finding
+    finance closed as `excluded` is left out of billing (its refs go to `excluded_refs`);
+    `billed_as_is` and `corrected` need nothing here: the marts already carry the version to
+    bill (billing-rules section 10)."""
     excluded = rows(
         conn,
         """select distinct unnest(f.evidence) as ref from marts.fct_findings f
            join billing.finding_reviews r using (finding_id) where r.status = 'excluded'""",
     )
     return RatingInputs(
-        clients=rows(conn, "select * from marts.dim_clients order by client_id"),
-        sites=rows(conn, "select * from marts.dim_sites order by site_id"),
-        contracts=rows(conn, "select * from marts.dim_contracts order by contract_id"),
-        tax_rates=rows(conn, "select * from marts.fct_tax_rates order by jurisdiction_code, name"),
+        **(dimensions or load_dimensions(conn)),
         excluded_refs=frozenset(r["ref"] for r in excluded),
-        issued=issued_groups(conn),
-        **{name: _frame(conn, table) for name, table in _FACTS.items()},
+        issued=issued_groups(conn, set(windows) if windows is not None else None),
+        open_cycles=open_cycles,
+        **{name: _frame(conn, table, None if name == "devices" else windows) for name, table in _FACTS.items()},
     )
 
 
@@ -95,8 +127,9 @@ def existing_invoices(cur) -> dict[str, tuple[int, str, str | None]]:
     return {key: (invoice_id, status, number) for key, invoice_id, status, number in cur.fetchall()}
 
 
-def issued_records(cur) -> list[IssuedRecord]:
-    """Every issued invoice (credit notes aside) with its lines and the adjustments billed since."""
+def issued_records(cur, open_cycles: frozenset[tuple[str, date, date]] | None = None) -> list[IssuedRecord]:
+    """Every issued invoice (credit notes aside), or those of `open_cycles`, with its lines
+    and the adjustments billed since."""
     cur.execute(
         """select invoice_id, invoice_key, invoice_number, kind, client_id, site_id, contract_ids, currency,
                   period_start, period_end, issue_date
@@ -106,16 +139,20 @@ def issued_records(cur) -> list[IssuedRecord]:
         (ISSUED_STATUSES,),
     )
     records = {row[0]: IssuedRecord(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6] or ()), *row[7:])
-               for row in cur.fetchall()}
+               for row in cur.fetchall()
+               if open_cycles is None or _unit_of_key(row[1]) in open_cycles}
     if not records:
         return []
+    ids = sorted(records)
     line_columns = ("site_id", "category", "description", "quantity", "unit", "unit_price", "amount",
                     "tax_jurisdiction", "source_refs")
     cur.execute(
         f"""select l.invoice_id, {', '.join('l.' + c for c in line_columns)}
             from billing.invoice_lines l join billing.invoices i using (invoice_id)
             where i.invoice_number like 'INV-%%' and l.category not in ('tax', 'adjustment')
-            order by l.invoice_id, l.line_no"""
+              and l.invoice_id = any(%s)
+            order by l.invoice_id, l.line_no""",
+        (ids,),
     )
     for invoice_id, *values in cur.fetchall():
         if invoice_id in records:
@@ -123,7 +160,7 @@ def issued_records(cur) -> list[IssuedRecord]:
     adjustment_columns = ("site_id", "category", "description", "unit_price", "unit", "tax_category",
                           "tax_jurisdiction", "quantity", "amount", "source_refs", "version")
     cur.execute(f"""select original_invoice_id, {', '.join(adjustment_columns)}
-                    from billing.adjustments order by adjustment_id""")
+                    from billing.adjustments where original_invoice_id = any(%s) order by adjustment_id""", (ids,))
     for invoice_id, *values in cur.fetchall():
         if invoice_id in records:
             records[invoice_id].adjustments.append(dict(zip(adjustment_columns, values, strict=True)))
@@ -252,3 +289,27 @@ def totals_mismatches(cur, invoice_ids: list[int]) -> list[str]:
         (invoice_ids,),
     )
     return [row[0] for row in cur.fetchall()]
+
+
+def record_issue_run(cur, through: date, scope: str, plan, cycles: int) -> None:
+    """The run, for the next one to know what it has read (billing/open_cycles.py)."""
+    build = plan.mart_build if plan is not None else None
+    cur.execute(
+        """insert into billing.issue_runs (through, scope, mart_build_id, mart_watermark, reviews_watermark, inputs,
+                                          cycles)
+           values (%s, %s, %s, %s, %s, %s, %s)""",
+        (through, scope, build[0] if build else None, build[1] if build else None, plan.reviews_watermark,
+         json.dumps(plan.inputs), cycles),
+    )
+
+
+def set_pending(cur, compared: set[int], pending: set[int], on: date) -> None:
+    """Issued invoices compared this run: those whose difference is not billed yet stay (or
+    become) pending, the others are settled."""
+    if compared:
+        cur.execute("delete from billing.rerate_pending where invoice_id = any(%s)", (sorted(compared - pending),))
+    if pending:
+        psycopg2.extras.execute_values(
+            cur, "insert into billing.rerate_pending (invoice_id, noted_on) values %s on conflict do nothing",
+            [(invoice_id, on) for invoice_id in sorted(pending)])
+

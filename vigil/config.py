@@ -66,3 +66,43 @@ def payments_mode() -> str:
     if mode == "stripe" and not os.environ.get("STRIPE_API_KEY"):
         raise ConfigError("VIGIL_PAYMENTS=stripe needs STRIPE_API_KEY")
     return mode
+
+
+def inbox_settle_seconds() -> float:
+    """``VIGIL_INBOX_SETTLE_SECONDS`` (default 30): how long a file in the watched inbox must
+    be left unchanged before the sensor and the schedule read it, so a file still being
+    copied is not ingested half-written. `vigil run --inbox` reads everything at once."""
+    text = os.environ.get("VIGIL_INBOX_SETTLE_SECONDS", "").strip()
+    if not text:
+        return 30.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"VIGIL_INBOX_SETTLE_SECONDS={text!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"VIGIL_INBOX_SETTLE_SECONDS={text!r} must not be negative")
+    return value
+
+
+def inbox_archive() -> Path | None:
+    """``VIGIL_INBOX_ARCHIVE``: a folder where ingested record exports are moved (by day);
+    unset (the default), files stay in the inbox and are recognised as ingested."""
+    text = os.environ.get("VIGIL_INBOX_ARCHIVE", "").strip()
+    return Path(text).expanduser().resolve() if text else None
+
+
+
+def full_build_days() -> float:
+    """``VIGIL_FULL_BUILD_DAYS`` (default 7): the marts are built incrementally, and whole again
+    at least this often (its result compared with the incremental one); 0 builds them whole
+    every run."""
+    text = os.environ.get("VIGIL_FULL_BUILD_DAYS", "").strip()
+    if not text:
+        return 7.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} is not a number of days") from None
+    if value < 0:
+        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} must not be negative")
+    return value

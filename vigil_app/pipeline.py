@@ -51,7 +51,7 @@ def _definitions(fresh: bool = False):
 def _ingest_config(inbox: Path) -> dict:
     """Run config: the inbox to ingest, and a console that shows steps, not every event."""
     return {
-        "ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": []}}},
+        "ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": [], "settle_seconds": 0}}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
 

@@ -152,6 +152,13 @@ def _pinned(pins: dict, client_id: str, line: Line) -> IssuedGroup | None:
     return None
 
 
+def _open_filter(ctx: Context, open_cycles: frozenset[tuple[str, date, date]] | None):
+    """Whether a contract's cycle is drafted: every one, or those `open_cycles` names."""
+    if open_cycles is None:
+        return lambda contract, cycle: True
+    return lambda contract, cycle: (contract.client_id, cycle.start, cycle.end) in open_cycles
+
+
 def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
     """Every invoice whose issue date is on or before `through`, deterministic order (issue_date, client_id, kind,
     site_id or '', key). Lines of a cycle already issued go to the invoice that was issued for it."""
@@ -160,14 +167,17 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
     hours = rate_hours(ctx, inputs.shifts)
     inc_lines, inc_cov = rate_incidents(ctx, inputs.incidents, hours.billed)
     pat_lines, pat_cov = rate_patrols(ctx, inputs.patrols)
+    wanted = _open_filter(ctx, inputs.open_cycles)
     lines: list[Line] = []
     for line in hours.lines + inc_lines + pat_lines:
         contract = ctx.contracts[line.contract_id]
+        if not wanted(contract, line.cycle):
+            continue
         if arrears_dates(contract, line.cycle)[0] <= through or _pinned(pins, contract.client_id, line):
             lines.append(line)
     pinned_cycles = {(cid, group.cycle_start) for groups in pins.values() for group in groups
                      if group.kind == "advance" for cid in group.contract_ids}
-    lines += rate_recurring(ctx, inputs.devices, through, pinned_cycles)
+    lines += rate_recurring(ctx, inputs.devices, through, pinned_cycles, wanted)
     covered = _covered_index([hours.covered, inc_cov, pat_cov])
     unmatched = _unmatched(ctx, inputs)
     tax_rows = parse_tax_rows(inputs.tax_rates)

@@ -37,6 +37,9 @@ class RatingInputs:
     devices: pl.DataFrame
     excluded_refs: frozenset[str] = frozenset()
     issued: tuple[IssuedGroup, ...] = ()
+    # (client, cycle start, cycle end) to draft; None: every cycle. The records given must hold
+    # each such cycle whole (and the workweek before it), billing/open_cycles.py says which.
+    open_cycles: frozenset[tuple[str, date, date]] | None = None
 
 
 @dataclass(frozen=True)

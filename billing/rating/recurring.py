@@ -129,12 +129,15 @@ def _devices(ctx: Context, c: Contract, cy: Cycle, devices: list[dict], currency
 
 
 def rate_recurring(ctx: Context, devices: pl.DataFrame | None, through: date,
-                   issued_cycles: set[tuple[str, date]] = frozenset()) -> list[Line]:
+                   issued_cycles: set[tuple[str, date]] = frozenset(), wanted=None) -> list[Line]:
     """Every advance line of a cycle whose advance invoice is issued on or before `through`,
     or was issued already ((contract id, cycle start) in `issued_cycles`) whatever the lead
-    days or start date say today."""
+    days or start date say today; with `wanted` (contract, cycle) -> bool, of those cycles only."""
     dev_rows = devices.to_dicts() if devices is not None and devices.height else []
-    dev_rows = [d for d in dev_rows if d.get("source_ref") not in ctx.excluded]
+    by_client: dict[str, list[dict]] = defaultdict(list)
+    for d in dev_rows:
+        if d.get("source_ref") not in ctx.excluded:
+            by_client[d.get("client_id")].append(d)
     out: list[Line] = []
     for cid in sorted(ctx.contracts):
         c = ctx.contracts[cid]
@@ -146,6 +149,8 @@ def rate_recurring(ctx: Context, devices: pl.DataFrame | None, through: date,
         for cy in cycles_of(c, until):
             if advance_dates(c, cy)[0] > through and (cid, cy.start) not in issued_cycles:
                 continue
+            if wanted is not None and not wanted(c, cy):
+                continue
             out += _items(ctx, c, cy, currency)
-            out += _devices(ctx, c, cy, dev_rows, currency)
+            out += _devices(ctx, c, cy, by_client.get(c.client_id, []), currency)
     return out

@@ -106,10 +106,13 @@ class TransactionSchema(DeviceEventSchema):
 
 # --- entry point ----------------------------------------------------------------------------
 
-def parse_folder(folder: Path) -> list[ParseResult]:
+def parse_folder(folder: Path, only: set[Path] | None = None) -> list[ParseResult]:
     """Every CSV in `folder` (recursively) but `sites.csv` -> one ParseResult per table.
 
-    Device exports are read first so transactions can name the device they happened at."""
+    Device exports are read first so transactions can name the device they happened at.
+    With `only` (files the inbox has not ingested yet, each an activity export: see
+    `independent_file`), the transactions of the other activity exports are not read again;
+    the site map and the device exports always are, since transactions need them."""
     folder = Path(folder)
     source = folder.name
     sites = load_sites(folder / SITES_CSV, source)
@@ -120,14 +123,12 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     for path in sorted(folder.rglob("*.csv")):
         if path.name.lower() == SITES_CSV:
             continue
+        if only is not None and path not in only and independent_file(path):
+            continue
         read, text = read_file(path, source)
+        header = _header(text)
         reader = csv.reader(io.StringIO(without_type_line(text)))
-        header: set[str] = set()
-        for first in reader:
-            if any(v.strip() for v in first):
-                header = {h.strip().lower() for h in first}
-                break
-        read.rows_read = sum(1 for row in reader if any(v.strip() for v in row))
+        read.rows_read = max(sum(1 for row in reader if any(v.strip() for v in row)) - 1, 0)
         if "txnid" in header:
             activity.append((str(path), text))
             reads["device_events"].append(read)
@@ -143,7 +144,31 @@ def parse_folder(folder: Path) -> list[ParseResult]:
     events = parse_activity_csvs(activity, sites, lookup, source)
     events.quarantined[:0] = unknown
     events.files, devices.files = reads["device_events"], reads["devices"]
+    if only is not None and not any(Path(read.path) in only for read in reads["devices"]):
+        # the device exports were read for the lookup only: nothing of them is new
+        devices = ParseResult(source, "devices", devices.rows.clear(), [], [])
     return [events, devices]
+
+
+def _header(text: str) -> set[str]:
+    """The lower-cased column names of a CSV export (the first non-empty row)."""
+    for first in csv.reader(io.StringIO(without_type_line(text))):
+        if any(v.strip() for v in first):
+            return {h.strip().lower() for h in first}
+    return set()
+
+
+def independent_file(path: Path) -> bool:
+    """Whether a file of the folder can be parsed without reading the folder's other
+    transaction exports again: an activity export (header with TxnID) needs only the site
+    map and the device exports. Anything else (the site map, a device export, an unknown
+    file) makes the inbox read the whole folder, so records refused before it arrived are
+    judged again."""
+    if path.name.lower() == SITES_CSV or path.suffix.lower() != ".csv":
+        return False
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        head = handle.read(4096)
+    return "txnid" in _header(head.rsplit("\n", 1)[0] if "\n" in head else head)
 
 
 def load_sites(path: Path, source: str) -> SiteMap:

@@ -1,7 +1,8 @@
 -- billing-rules section 3: rounding to the contract's increment, counted from the
 -- site-local hour, a tie rounding up. Fixed examples first (07:07 -> 07:00, 07:08 -> 07:15, 07:53 -> 08:00,
--- a half-hour zone, a 10-minute tie), then a property of every billed shift: on the
--- increment grid in site-local time and within half an increment of the raw time.
+-- a half-hour zone, a 10-minute tie), then a property of every billed shift this build
+-- recomputed (all of them in a full build): on the increment grid in site-local time and
+-- within half an increment of the raw time.
 with
 
 examples (raw_at, timezone, increment_minutes, expected_at) as (
@@ -30,7 +31,7 @@ example_failures as (
 shifts as (
 
     select * from {{ ref('int_shifts_matched_to_contracts') }}
-    where has_valid_interval and basis = 'actual'
+    where has_valid_interval and basis = 'actual' and {{ changed_in_build() }}
 
 ),
 

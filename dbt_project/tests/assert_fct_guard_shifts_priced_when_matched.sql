@@ -2,13 +2,15 @@
 -- billing-rules section 2-3: a shift matched to a contract is priced by it - an hourly
 -- rate for its service type (its site or any site) in force on its service date, hour
 -- tiers (which price every guard minute), or, for a patrol shift, the contract's patrol
--- visit fee. Billing never guesses a rate.
+-- visit fee. Billing never guesses a rate. The shifts changed since the last build (all of
+-- them in a full build).
 select shifts.source_ref, shifts.contract_id
 
 from {{ ref('fct_guard_shifts') }} as shifts
 inner join {{ ref('stg_inbox__contracts') }} as contracts
     on contracts.contract_id = shifts.contract_id
-where not exists (
+where shifts.updated_at >= {{ build_since() }}
+    and not exists (
         select 1
         from {{ ref('stg_inbox__contract_rates') }} as rates
         where rates.contract_id = shifts.contract_id

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from orchestration.lib.lineage import pulls_writing
+from vigil import config
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 _PARSE_ENV_DEFAULTS = {
@@ -24,6 +25,12 @@ _PARSE_ENV_DEFAULTS = {
 }
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=Path("target"))
+
+
+def dbt_target_path() -> Path:
+    """One dbt target folder per VIGIL_HOME, reused by every run (dagster-dbt's default is a
+    new folder per invocation, which grows without end and loses dbt's partial parse)."""
+    return config.paths().home / "dbt" / "target"
 
 
 def _newest_source_mtime() -> float:

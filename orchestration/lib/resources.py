@@ -32,12 +32,23 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class InboxResource(dg.ConfigurableResource):
-    """Where exports land; the sensor watches it and `vigil run --inbox` overrides it per run."""
+    """Where exports land; the sensor watches it and `vigil run --inbox` overrides it per run.
+    A file waits until it has been left alone `settle_seconds` (negative: the setting
+    VIGIL_INBOX_SETTLE_SECONDS); `archive` (or VIGIL_INBOX_ARCHIVE) receives ingested record
+    exports."""
 
     path: str = ""
+    settle_seconds: float = -1
+    archive: str = ""
 
     def resolve(self, override: str = "") -> Path:
         return Path(override or self.path or config.paths().inbox).expanduser().resolve()
+
+    def settle(self) -> float:
+        return self.settle_seconds if self.settle_seconds >= 0 else config.inbox_settle_seconds()
+
+    def archive_dir(self) -> Path | None:
+        return Path(self.archive).expanduser().resolve() if self.archive else config.inbox_archive()
 
 
 class MessagingResource(dg.ConfigurableResource):

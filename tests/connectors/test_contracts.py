@@ -135,14 +135,14 @@ def test_rejected_version_leaves_the_earlier_one_in_force(conn, tmp_path):
     assert (refusal.field, refusal.line) == ("contracts[0].rates[0].rate", 25)
     assert _in_force(conn, "C-1001")["contracts"][0]["rates"][0]["rate"] == "32.00"
 
-    again = ingest_inbox(conn, inbox)  # the same bad file again: no second quarantine row
-    assert again.quarantined == {} and len(again.quarantined_records()) == 1
+    again = ingest_inbox(conn, inbox)  # the same bad file again: not read, no second quarantine row
+    assert again.quarantined == {} and again.quarantined_records() == [] and again.skipped == 1
 
     fixed = SPEC_CONTRACT.replace('rate: "32.00"', 'rate: "33.00"')
     write(inbox, "contracts/C-1001.yaml", fixed)
     assert ingest_inbox(conn, inbox).ingested == {"contracts": 1}
     assert _in_force(conn, "C-1001")["contracts"][0]["rates"][0]["rate"] == "33.00"
-    assert ingest_inbox(conn, inbox).ingested == {"contracts": 0}
+    assert ingest_inbox(conn, inbox).files == 0
 
     with conn.cursor() as cur:
         cur.execute("select count(*) from raw.contract_documents where client_id = 'C-1001'")

@@ -60,9 +60,9 @@ def test_inbox_ingested_once_then_nothing_new(conn, tmp_path):
     counts = raw_counts(conn)
     assert counts == {"ingested": first.ingested, "quarantined": first.quarantined}
 
-    second = ingest_inbox(conn, inbox)
-    assert set(second.ingested.values()) == {0} and second.quarantined == {}
-    assert len(second.quarantined_records()) == 5  # refused again, stored once
+    second = ingest_inbox(conn, inbox)  # every file is the version ingested: none is read
+    assert second.ingested == {} and second.quarantined == {} and second.quarantined_records() == []
+    assert (second.files, second.skipped) == (0, 7)
     assert raw_counts(conn) == counts
     assert _query(conn, "select count(*) from raw.ingested_files")[0][0] == 7
 
@@ -197,3 +197,116 @@ def test_a_stray_file_in_a_generic_folder_is_quarantined_not_ignored(conn, tmp_p
     report = ingest_inbox(conn, inbox)
     [refusal] = report.quarantined_records()
     assert refusal.source == "timesheets" and "unexpected file in timesheets/" in refusal.reason
+
+
+# ---------------------------------------------------------------------------------------
+# ingest once (issue 14)
+
+AMAG_HEADER = ("TxnID,DateTimeOfTxn,CompanyID,CompanyName,WhereName,TxnConditionName,AlarmPriority,"
+               "FirstName,LastName,CustomerCodeNumber,CardNumber\n")
+
+
+def _amag(inbox, day: int, bad_company: str = "9") -> None:
+    """An AMAG activity export of day `day`: one good transaction, one at an unknown company."""
+    write(inbox, f"amag/ActivityDataView_202503{day:02d}.csv", AMAG_HEADER
+          + f"{day}001,2025-03-{day:02d} 10:00:00.000,3,Acme,Door 1,Card Valid,0,,,0,0\n"
+          + f"{day}002,2025-03-{day:02d} 11:00:00.000,{bad_company},Acme,Door 1,Card Valid,0,,,0,0\n")
+
+
+def _amag_folder(inbox) -> None:
+    write(inbox, "amag/sites.csv", "CompanyID,site_id,timezone\n3,S-1,America/New_York\n")
+    write(inbox, "amag/devices.csv", "DeviceID,DeviceName,DeviceType,CompanyID,ControllerName,ActiveDateTime,"
+                                     "InactiveDateTime\n301,Door 1,Reader,3,C1,2025-01-15 00:00:00.000,\n")
+
+
+def test_a_file_ingested_is_not_read_again_until_its_content_changes(conn, tmp_path):
+    _wipe(conn)
+    inbox = tmp_path / "inbox"
+    version_a = f"{TIMESHEET_HEADER}\nSH-1,G-1,S-1,unarmed,2026-10-05T08:00:00Z,2026-10-05T16:00:00Z\n"
+    version_b = version_a.replace("16:00:00Z", "17:00:00Z")
+    path = write(inbox, "timesheets/day.csv", version_a)
+    assert ingest_inbox(conn, inbox).files == 1
+
+    path.write_text(version_a)  # written again, same bytes: recognised by its hash, not read
+    touched = ingest_inbox(conn, inbox)
+    assert (touched.files, touched.skipped) == (0, 1)
+
+    path.write_text(version_b)
+    changed = ingest_inbox(conn, inbox)
+    assert (changed.files, changed.ingested) == (1, {"timesheets": 1})
+
+    path.write_text(version_a)  # A, B, then A again: A is what the path holds now, so it is read
+    again = ingest_inbox(conn, inbox)
+    assert (again.files, again.ingested) == (1, {"timesheets": 0})
+    assert ingest_inbox(conn, inbox).files == 0
+    assert _query(conn, "select count(*) from raw.timesheets") == [(2,)]
+
+
+def test_a_file_changed_within_the_settle_time_waits(conn, tmp_path):
+    _wipe(conn)
+    inbox = tmp_path / "inbox"
+    write(inbox, "timesheets/day.csv", f"{TIMESHEET_HEADER}\nSH-1,G-1,S-1,unarmed,2026-10-05T08:00:00Z,\n")
+    waiting = ingest_inbox(conn, inbox, settle_seconds=3600)
+    assert waiting.waiting == ["timesheets/day.csv"] and waiting.files == 0
+    assert _query(conn, "select count(*) from raw.timesheets, raw.ingested_files") == [(0,)]
+    assert ingest_inbox(conn, inbox, settle_seconds=0).ingested == {"timesheets": 1}
+
+
+def test_a_vendor_folder_reads_its_new_exports_only(conn, tmp_path):
+    _wipe(conn)
+    inbox = tmp_path / "inbox"
+    _amag_folder(inbox)
+    _amag(inbox, 4)
+    first = ingest_inbox(conn, inbox)
+    assert first.ingested == {"amag": 2} and first.quarantined == {"amag": 1}  # device + event; unknown company
+
+    _amag(inbox, 5)
+    second = ingest_inbox(conn, inbox)
+    assert (second.files, second.skipped) == (1, 3)
+    assert second.ingested == {"amag": 1}
+    # only the new export was parsed: day 4's refused transaction is not refused again
+    assert [q.record_id for q in second.quarantined_records()] == ["5002"]
+
+    # a new site map changes how every export reads: the whole folder is read again
+    write(inbox, "amag/sites.csv", "CompanyID,site_id,timezone\n3,S-1,America/New_York\n9,S-9,UTC\n")
+    third = ingest_inbox(conn, inbox)
+    assert third.files == 1 and third.ingested == {"amag": 2}  # day 4's and day 5's second rows now map
+    assert ingest_inbox(conn, inbox).files == 0
+    assert _query(conn, "select count(*) from raw.device_events") == [(4,)]
+    assert _query(conn, "select count(*) from raw.quarantine") == [(2,)]
+
+
+def test_ingested_record_exports_can_be_archived(conn, tmp_path):
+    _wipe(conn)
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    write(inbox, "contracts/C-2.yaml", SMALL_CONTRACT)
+    write(inbox, "timesheets/day.csv", f"{TIMESHEET_HEADER}\nSH-1,G-1,S-1,unarmed,2026-10-05T08:00:00Z,\n")
+    _amag_folder(inbox)
+    _amag(inbox, 4)
+    report = ingest_inbox(conn, inbox, archive_dir=archive)
+    assert report.archived == 2
+    moved = sorted(p.relative_to(archive).as_posix().split("/", 1)[1] for p in archive.rglob("*") if p.is_file())
+    assert moved == ["amag/ActivityDataView_20250304.csv", "timesheets/day.csv"]
+    left = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())
+    assert left == ["amag/devices.csv", "amag/sites.csv", "contracts/C-2.yaml"]
+    assert _query(conn, "select count(*) from raw.timesheets") == [(1,)]
+    assert ingest_inbox(conn, inbox, archive_dir=archive).files == 0
+
+
+
+def test_a_large_inbox_goes_in_batches_with_the_same_result(conn, tmp_path, monkeypatch):
+    import connectors.inbox as inbox_module
+
+    _wipe(conn)
+    inbox = _full_inbox(tmp_path / "inbox")
+    _amag_folder(inbox)
+    _amag(inbox, 4)
+    _amag(inbox, 5)
+    monkeypatch.setattr(inbox_module, "BATCH_BYTES", 1)  # every record export its own batch
+    report = ingest_inbox(conn, inbox)
+    assert report.files == 11
+    assert report.ingested == {"contracts": 2, "tax": 1, "timesheets": 9, "incidents": 1, "patrols": 1, "devices": 1,
+                               "amag": 3}
+    assert report.quarantined == {"tax": 1, "timesheets": 1, "incidents": 1, "patrols": 1, "devices": 1, "amag": 2}
+    assert _query(conn, "select count(*) from raw.ingested_files")[0][0] == 11
+    assert ingest_inbox(conn, inbox).files == 0

@@ -249,7 +249,7 @@ def plant(conn) -> None:
 # fixtures
 
 
-def run_dbt(params, tmp_dir: Path, *args: str):
+def run_dbt(params, tmp_dir: Path, *args: str, threads: int = 1):
     from dbt.cli.main import dbtRunner
 
     with pytest.MonkeyPatch.context() as mp:
@@ -261,7 +261,7 @@ def run_dbt(params, tmp_dir: Path, *args: str):
             "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(tmp_dir / "target"),
             "--log-path", str(tmp_dir / "logs"),
-            "--threads", "1",
+            "--threads", str(threads),
         ])
 
 
@@ -323,13 +323,13 @@ CONTRACT = {
     "marts.fct_tax_rates": "jurisdiction_code, rate, taxable_categories, name",
     "marts.fct_guard_shifts": "shift_id, source, source_ref, guard_id, guard_name, site_id, client_id, contract_id, "
     "service_type, check_in_at, check_out_at, scheduled_start_at, scheduled_end_at, service_date, site_timezone, "
-    "has_valid_interval, vendor_ref",
+    "has_valid_interval, vendor_ref, updated_at",
     "marts.fct_incident_responses": "incident_id, source, source_ref, site_id, client_id, contract_id, classification, "
-    "response_started_at, response_ended_at, responder_guard_id, service_date, opened_at, vendor_ref",
+    "response_started_at, response_ended_at, responder_guard_id, service_date, opened_at, vendor_ref, updated_at",
     "marts.fct_patrol_tours": "tour_id, source, source_ref, site_id, client_id, contract_id, guard_id, started_at, "
-    "completed_at, checkpoints_required, checkpoints_scanned, service_date, vendor_ref",
+    "completed_at, checkpoints_required, checkpoints_scanned, service_date, vendor_ref, updated_at",
     "marts.fct_devices": "device_id, source, source_ref, site_id, client_id, device_type, active_from, active_to, "
-    "vendor_ref",
+    "vendor_ref, updated_at",
     "marts.fct_findings": "finding_id, type, severity, client_id, site_id, contract_id, service_date, evidence, "
     "message, status, reviewed_by, review_note",
 }

@@ -1,10 +1,11 @@
 -- billing-rules section 2: records (selected version, cross-feed copies dropped) whose site no contract in force
--- declares. They stay out of the facts until a contract declares the site.
+-- declares. They stay out of the facts until a contract declares the site. Shifts and tours
+-- come from their version tables, which mark the site (a partial index finds the few).
 {%- set record_types = [
-    {'type': 'shift', 'model': 'stg_inbox__shifts', 'id': 'shift_id', 'occurred_at': 'check_in_at'},
-    {'type': 'incident', 'model': 'int_incidents_deduplicated', 'deduplicated': true, 'id': 'incident_id', 'occurred_at': 'response_started_at'},
-    {'type': 'patrol_tour', 'model': 'stg_inbox__patrol_tours', 'id': 'tour_id', 'occurred_at': 'started_at'},
-    {'type': 'device', 'model': 'int_devices_deduplicated', 'deduplicated': true, 'id': 'device_id', 'occurred_at': "active_from::timestamp at time zone 'UTC'"},
+    {'type': 'shift', 'model': 'int_shift_versions', 'versions': true, 'id': 'shift_id', 'occurred_at': 'check_in_at'},
+    {'type': 'incident', 'model': 'int_incidents_deduplicated', 'id': 'incident_id', 'occurred_at': 'response_started_at'},
+    {'type': 'patrol_tour', 'model': 'int_patrol_tour_versions', 'versions': true, 'id': 'tour_id', 'occurred_at': 'started_at'},
+    {'type': 'device', 'model': 'int_devices_deduplicated', 'id': 'device_id', 'occurred_at': "active_from::timestamp at time zone 'UTC'"},
 ] %}
 
 with
@@ -17,7 +18,8 @@ sites as (
 {% for record in record_types %}
     {{ record.type }}_versions as (
 
-        {% if record.deduplicated %}select * from {{ ref(record.model) }}{% else %}{{ selected_versions(ref(record.model)) }}{% endif %}
+        select * from {{ ref(record.model) }}
+        {% if record.versions %}where not site_declared{% endif %}
 
     ),
 

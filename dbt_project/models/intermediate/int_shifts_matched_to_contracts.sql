@@ -1,11 +1,33 @@
 -- billing-rules sections 2-3: each shift (selected version) at a declared site, with its
 -- owning client, site-local service date, contract (null when none or several match)
--- and the interval it would bill, rounded to the contract's increment.
+-- and the interval it would bill, rounded to the contract's increment. Incremental: the
+-- shifts int_shift_versions recomputed in this build replace their rows (a contract change
+-- rebuilds everything: the orchestration runs a full build).
+{{ config(
+    materialized='incremental',
+    unique_key='source_ref',
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('source_ref', ref('int_shift_versions')) }}",
+    indexes=[
+        {'columns': ['source_ref'], 'unique': True},
+        {'columns': ['changed_build']},
+        {'columns': ['guard_id', 'billed_start_at']},
+        {'columns': ['site_id', 'billed_start_at']},
+        {'columns': ['service_date']},
+        {'columns': ['billed_minutes']},
+        {'columns': ['guard_id', 'check_in_at']},
+        {'columns': ['interval_minutes']},
+    ],
+) }}
 with
 
 shifts as (
 
-    {{ selected_versions(ref('stg_inbox__shifts')) }}
+    select *
+    from {{ ref('int_shift_versions') }}
+    where
+        site_declared
+        {% if is_incremental() %}and {{ changed_in_build() }}{% endif %}
 
 ),
 
@@ -137,6 +159,10 @@ billed as (
 
 select
     *,
-    greatest(extract(epoch from billed_end_at - billed_start_at) / 60, 0)::integer as billed_minutes
+    greatest(extract(epoch from billed_end_at - billed_start_at) / 60, 0)::integer as billed_minutes,
+    -- raw check-in to check-out: with billed_minutes, its largest value bounds how far back a
+    -- reader looks for the shifts around an instant (an index answers the maximum)
+    ceil(greatest(extract(epoch from coalesce(check_out_at, check_in_at) - check_in_at) / 60, 0))::integer
+        as interval_minutes
 
 from billed

@@ -15,6 +15,7 @@ select
     device_type,
     active_from,
     active_to,
-    vendor_ref
+    vendor_ref,
+    updated_at
 
 from devices

@@ -1,8 +1,25 @@
+-- Incremental: the shifts recomputed in this build replace their rows (billing reads a
+-- cycle's shifts by contract and service date, and what changed since an invoice by updated_at).
+{{ config(
+    materialized='incremental',
+    unique_key='source_ref',
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('source_ref', ref('int_shift_versions')) }}",
+    indexes=[
+        {'columns': ['source_ref'], 'unique': True},
+        {'columns': ['contract_id', 'service_date']},
+        {'columns': ['client_id', 'service_date']},
+        {'columns': ['service_date']},
+        {'columns': ['updated_at']},
+    ],
+) }}
 with
 
 shifts as (
 
-    select * from {{ ref('int_shifts_matched_to_contracts') }}
+    select *
+    from {{ ref('int_shifts_matched_to_contracts') }}
+    {% if is_incremental() %}where {{ changed_in_build() }}{% endif %}
 
 )
 
@@ -23,6 +40,7 @@ select
     service_date,
     site_timezone,
     has_valid_interval,
-    vendor_ref
+    vendor_ref,
+    updated_at
 
 from shifts

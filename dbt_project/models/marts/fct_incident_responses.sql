@@ -19,6 +19,7 @@ select
     responder_guard_id,
     service_date,
     opened_at,
-    vendor_ref
+    vendor_ref,
+    updated_at
 
 from incidents

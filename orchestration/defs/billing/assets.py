@@ -42,5 +42,7 @@ def invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             "released": len(summary.released),
             "held": summary.held,
             "numbers": dg.MetadataValue.md(", ".join(summary.issued + summary.released) or "none"),
+            "cycles_read": dg.MetadataValue.text(str(summary.cycles) if summary.cycles >= 0 else "all"),
+            **{f"{part}_seconds": dg.MetadataValue.float(round(value, 3)) for part, value in summary.seconds.items()},
         }
     )

@@ -1,6 +1,7 @@
 """Inbox exports into the raw tables: validated with pandera, refused records quarantined
 with file, line, field and reason. Not partitioned: a file is ingested once, whatever day
-it describes; the daily assets downstream decide what is billed when."""
+it describes (a file already ingested is not read again); the daily assets downstream decide
+what is billed when."""
 
 import dagster as dg
 
@@ -23,6 +24,9 @@ RAW_TABLES = (
 class IngestConfig(dg.Config):
     inbox: str = ""
     only_files: list[str] = []
+    # seconds a file must be left alone before it is read; negative: the inbox resource's
+    # setting. `vigil run --inbox` passes 0: it ingests everything the folder holds now.
+    settle_seconds: float = -1
 
 
 def raw_key(table: str) -> dg.AssetKey:
@@ -54,13 +58,17 @@ def inbox_files(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     from connectors.inbox import ingest_inbox
 
     inbox_dir = inbox.resolve(config.inbox)
+    settle = config.settle_seconds if config.settle_seconds >= 0 else inbox.settle()
     with warehouse.connection() as conn:
-        report = ingest_inbox(conn, inbox_dir, only_files=config.only_files or None)
+        report = ingest_inbox(conn, inbox_dir, only_files=config.only_files or None, settle_seconds=settle,
+                              archive_dir=inbox.archive_dir())
     context.log.info(f"ingested {inbox_dir}: {report.summary()}")
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=raw_key(table),
-            metadata={"new_rows": dg.MetadataValue.int(report.new_rows(table)), "inbox": str(inbox_dir)},
+            metadata={"new_rows": dg.MetadataValue.int(report.new_rows(table)), "inbox": str(inbox_dir),
+                      "files_read": report.files, "files_already_ingested": report.skipped,
+                      "files_waiting": len(report.waiting), "files_archived": report.archived},
         )
     refused = report.quarantined_records()
     sample = [q.message() for q in refused[:20]]

@@ -1,4 +1,4 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules section 10: missing_payment_method, a client on auto-pay with nothing to charge.
 with
 

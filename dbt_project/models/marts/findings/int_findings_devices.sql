@@ -1,4 +1,4 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(schema='intermediate', materialized='table') }}
 -- billing-rules sections 7 and 10 [ext]: device_fee_without_events. A device billed for
 -- monitoring in a cycle - a `per_device` entry of a contract of its client prices its
 -- device_type (for its site or any site) and the device is active on the cycle's first
@@ -9,7 +9,10 @@
 -- Judged only for cycles the device-event feeds cover: the first event (any source) is on
 -- or before A and the last one after the cycle's end, so a feed that has not started, or a
 -- cycle still running, raises nothing. Evidence: the device and `cycle:<contract>/<A>`
--- (one finding per device and cycle, each with its own id).
+-- (one finding per device and cycle, each with its own id). Events are read as the days
+-- they happened on (int_device_event_days, dates in the event's site's timezone; device ids
+-- compared case-folded) and the feeds' first and last instants through an index, so a build
+-- reads devices and cycles, not every event.
 with
 
 contracts as (
@@ -37,21 +40,17 @@ per_device as (
 
 ),
 
-events as (
+event_days as (
 
-    select *
-    from {{ ref('stg_inbox__device_events') }}
-    where is_latest_version
+    select * from {{ ref('int_device_event_days') }}
 
 ),
 
 feed as (
 
     select
-        min((occurred_at at time zone 'UTC')::date) as first_day,
-        max((occurred_at at time zone 'UTC')::date) as last_day
-
-    from events
+        ((select min(occurred_at) from {{ ref('stg_inbox__device_events') }}) at time zone 'UTC')::date as first_day,
+        ((select max(occurred_at) from {{ ref('stg_inbox__device_events') }}) at time zone 'UTC')::date as last_day
 
 ),
 
@@ -170,16 +169,20 @@ select
     ) as message
 
 from billed_devices
-where not exists (
-    select 1
-    from events
-    where (
-        (events.source = billed_devices.source and events.device_id = billed_devices.device_id)
-        or (
-            events.source = billed_devices.upstream_source
-            and lower(events.device_id) = lower(billed_devices.upstream_id)
-        )
+where
+    not exists (
+        select 1
+        from event_days
+        where
+            event_days.source = billed_devices.source
+            and event_days.device_key = lower(billed_devices.device_id)
+            and event_days.event_date between billed_devices.active_start and billed_devices.active_end
     )
-    and (events.occurred_at at time zone billed_devices.site_timezone)::date
-    between billed_devices.active_start and billed_devices.active_end
-)
+    and not exists (
+        select 1
+        from event_days
+        where
+            event_days.source = billed_devices.upstream_source
+            and event_days.device_key = lower(billed_devices.upstream_id)
+            and event_days.event_date between billed_devices.active_start and billed_devices.active_end
+    )

@@ -1,4 +1,4 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules sections 2, 5 and 10: findings on incident responses.
 with
 

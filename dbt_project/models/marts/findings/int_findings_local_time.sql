@@ -1,18 +1,33 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules sections 1 and 10: ambiguous_local_time (warning). A vendor export in
 -- site-local time with a wall-clock time that occurs twice (the DST fall-back hour): the
 -- connector took the earlier instant and flagged the record in `extra`
 -- (`"ambiguous_local_time": true`, AMAG Symmetry transactions: connectors/amag/parser.py).
--- Evidence: the record.
+-- Evidence: the record. The flagged events come through a partial index of raw.device_events
+-- (a view over every event would read them all), each in its latest version.
 with
 
-events as (
+flagged as (
 
     select *
     from {{ ref('stg_inbox__device_events') }}
-    where
-        is_latest_version
-        and extra ->> 'ambiguous_local_time' = 'true'
+    where extra ->> 'ambiguous_local_time' = 'true'
+
+),
+
+events as (
+
+    select flagged.*
+    from flagged
+    where not exists (
+        select 1
+        from {{ ref('stg_inbox__device_events') }} as later
+        where
+            later.source = flagged.source
+            and later.device_event_id = flagged.device_event_id
+            and (later.ingested_at, later.source_file, later.source_line, later.content_hash)
+            > (flagged.ingested_at, flagged.source_file, flagged.source_line, flagged.content_hash)
+    )
 
 ),
 

@@ -1,12 +1,14 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules section 10: duplicate_record, a record delivered again with the same id
 -- and other content. The marts use the latest version until finance decides
--- (`billed_as_is` switches them to the first).
+-- (`billed_as_is` switches them to the first). Shifts and tours come from their version
+-- tables (a partial index holds the few with several versions), incidents and devices from
+-- their staging views.
 {%- set record_models = [
-    ('shift', 'stg_inbox__shifts', 'check_in_at'),
-    ('incident', 'stg_inbox__incidents', 'response_started_at'),
-    ('patrol tour', 'stg_inbox__patrol_tours', 'started_at'),
-    ('device', 'stg_inbox__devices', "active_from::timestamp at time zone 'UTC'"),
+    ('shift', 'int_shift_versions', 'latest_site_id', 'latest_occurred_at'),
+    ('incident', 'stg_inbox__incidents', 'site_id', 'response_started_at'),
+    ('patrol tour', 'int_patrol_tour_versions', 'latest_site_id', 'latest_occurred_at'),
+    ('device', 'stg_inbox__devices', 'site_id', "active_from::timestamp at time zone 'UTC'"),
 ] %}
 
 with
@@ -22,9 +24,11 @@ matched as (
 
     select
         'shift' as record_label,
-        source_ref,
-        contract_id
-    from {{ ref('int_shifts_matched_to_contracts') }}
+        matched.source_ref,
+        matched.contract_id
+    from {{ ref('int_shifts_matched_to_contracts') }} as matched
+    inner join {{ ref('int_shift_versions') }} as versions
+        on matched.source_ref = versions.source_ref and versions.version_count > 1
     union all
     select
         'incident' as record_label,
@@ -34,25 +38,27 @@ matched as (
     union all
     select
         'patrol tour' as record_label,
-        source_ref,
-        contract_id
-    from {{ ref('int_tours_matched_to_contracts') }}
+        matched.source_ref,
+        matched.contract_id
+    from {{ ref('int_tours_matched_to_contracts') }} as matched
+    inner join {{ ref('int_patrol_tour_versions') }} as versions
+        on matched.source_ref = versions.source_ref and versions.version_count > 1
 
 ),
 
 versioned as (
-    {% for label, model, occurred_at in record_models %}
+    {% for label, model, site_id, occurred_at in record_models %}
         select
             '{{ label }}' as record_label,
             source_ref,
-            site_id,
+            {{ site_id }} as site_id,
             {{ occurred_at }} as occurred_at,
             version_count
 
         from {{ ref(model) }}
         where
             version_count > 1
-            and is_latest_version
+            {% if model.startswith('stg_') %}and is_latest_version{% endif %}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 

@@ -1,4 +1,4 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules sections 5 and 10 [ext]: incident_response_gap, a response whose time does
 -- not match the guard hours billed around it. Judged for priced incidents (a contract
 -- matches) with a responding guard and a valid interval. The response interval R is
@@ -40,6 +40,13 @@ shifts as (
 
 ),
 
+-- the longest billed shift bounds how far back a responder's shifts are looked up
+longest as (
+
+    select coalesce(max(billed_minutes), 0) as minutes from {{ ref('int_shifts_matched_to_contracts') }}
+
+),
+
 covered as (
 
     select
@@ -59,6 +66,7 @@ covered as (
             and incidents.site_id = shifts.site_id
             and incidents.response_end_at > shifts.billed_start_at
             and incidents.response_start_at < shifts.billed_end_at
+            and shifts.billed_start_at >= incidents.response_start_at - (select minutes from longest) * interval '1 minute'
     group by incidents.source_ref
 
 ),

@@ -1,10 +1,12 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(materialized='ephemeral') }}
 -- billing-rules sections 2, 6 and 10: findings on patrol tours.
 with
 
+-- the few tours with something to find (a partial index of int_tours_matched_to_contracts)
 tours as (
 
     select * from {{ ref('int_tours_matched_to_contracts') }}
+    where match_status <> 'matched' or checkpoints_scanned < checkpoints_required
 
 ),
 

@@ -1,6 +1,8 @@
 -- One client per client id, defaults from interfaces.md section 3 applied. The client
 -- block comes from the authoritative document (the contract YAML) when the client has
 -- one, else from the CRM's.
+-- A table, not a view: it reads another staging model (views never stack).
+{{ config(materialized='table', indexes=[{'columns': ['client_id'], 'unique': True}]) }}
 with
 
 documents as (

@@ -1,4 +1,6 @@
 -- Hourly rates of the contracts in force: one row per entry of `rates`.
+-- A table, not a view: it reads another staging model (views never stack).
+{{ config(materialized='table', indexes=[{'columns': ['contract_id', 'service_type']}]) }}
 with
 
 contracts as (

@@ -11,6 +11,9 @@
 -- recurring item, a device fee or a rated service (that contract bills it instead, never
 -- both). The renewed contract ends the day before its renewal starts at the latest, so an
 -- edit or a CRM that extends it in place never bills a day twice.
+--
+-- A table, not a view: it reads another staging model (views never stack).
+{{ config(materialized='table', indexes=[{'columns': ['contract_id'], 'unique': True}, {'columns': ['client_id']}]) }}
 with
 
 documents as (

@@ -1,4 +1,6 @@
--- Security events (evidence, not billed), one row per delivered version of (source, record_id).
+-- Security events (evidence, not billed), one row per delivered version of (source,
+-- record_id). Read through indexes on raw: per device and day (int_device_event_days) and the
+-- few flagged as ambiguous local time (int_findings_local_time).
 with
 
 source as (
@@ -26,12 +28,11 @@ renamed as (
         ---- timestamps (UTC instants)
         occurred_at,
 
-        ---- lineage and versions
+        ---- lineage
         source_file,
         source_line,
         content_hash,
-        ingested_at,
-        {{ record_version_columns() }}
+        ingested_at
 
     from source
 

@@ -1,4 +1,5 @@
--- Mobile-patrol tours, one row per delivered version of (source, record_id).
+-- Mobile-patrol tours, one row per delivered version of (source, record_id); the version
+-- in use of each record is int_patrol_tour_versions'.
 with
 
 source as (
@@ -28,12 +29,11 @@ renamed as (
         ---- attributes
         vendor_ref,
 
-        ---- lineage and versions
+        ---- lineage
         source_file,
         source_line,
         content_hash,
-        ingested_at,
-        {{ record_version_columns() }}
+        ingested_at
 
     from source
 

@@ -1,5 +1,6 @@
--- Guard shifts, one row per delivered version of (source, record_id): the marts pick
--- one version (selected_versions()), duplicate_record findings read version_count.
+-- Guard shifts, one row per delivered version of (source, record_id). The version in use
+-- of each record is int_shift_versions' (an incremental table: a view computing versions
+-- over every delivered row would be evaluated again by every reader).
 with
 
 source as (
@@ -30,12 +31,11 @@ renamed as (
         scheduled_start_at,
         scheduled_end_at,
 
-        ---- lineage and versions
+        ---- lineage
         source_file,
         source_line,
         content_hash,
-        ingested_at,
-        {{ record_version_columns() }}
+        ingested_at
 
     from source
 

@@ -2,6 +2,8 @@
 -- then the CRM's sites the YAML lacks in the CRM's order (`site_position`; the first site
 -- gives a contract its default timezone). A site declared by several clients belongs to
 -- the most recently ingested declaration (assert_sites_declared_by_one_client warns).
+-- A table, not a view: it reads another staging model (views never stack).
+{{ config(materialized='table', indexes=[{'columns': ['site_id'], 'unique': True}, {'columns': ['client_id']}]) }}
 with
 
 documents as (
