@@ -96,7 +96,8 @@ def test_a_run_queued_through_the_webserver_is_launched_by_the_daemon_and_comple
     client = DagsterGraphQLClient("127.0.0.1", port_number=topology["web_port"])
     run_id = client.submit_job_execution(
         "ingest_inbox_job", repository_location_name="vigil",
-        run_config={"ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": []}}}},
+        # the files were written just now: read them now rather than after the settle time
+        run_config={"ops": {"inbox_files": {"config": {"inbox": str(inbox), "only_files": [], "settle_seconds": 0}}}},
     )
     finished = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
     _wait_for(lambda: client.get_run_status(run_id) in finished, f"run {run_id}", 300, topology["processes"])

@@ -48,6 +48,7 @@ Numbers (issue date, then client id, kind, site id): 09-08 C-2 -> 1; 09-09 C-2 -
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 
@@ -228,7 +229,10 @@ def _head(inv) -> tuple:
 
 def test_numbers_are_gap_free_in_issue_date_client_kind_site_order(invoices, runs):
     assert sorted(invoices) == [_n(i) for i in range(1, 10)]
-    assert all(inv["status"] == "issued" for inv in invoices.values())
+    # nothing is paid here (auto-pay off): unpaid by D+10 is delinquent on the last day run
+    assert {number: inv["status"] for number, inv in invoices.items()} == {
+        number: "delinquent" if date.fromisoformat(inv["due_date"]) + timedelta(days=10) <= date(2026, 9, 30)
+        else "issued" for number, inv in invoices.items()}
     order = [(invoices[_n(i)]["issue_date"], invoices[_n(i)]["client_id"], invoices[_n(i)]["kind"],
               invoices[_n(i)]["site_id"]) for i in range(1, 10)]
     assert order == [

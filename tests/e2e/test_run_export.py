@@ -131,8 +131,10 @@ def test_autopay_charged_once_and_invoice_paid(runs):
     assert summary["payments"] == {"succeeded": 1, "failed": 0, "amount": "212.50", "mode": "local"}
     paid = _by_number(runs[0]["invoices"])["INV-2026-000002"]
     assert (paid["status"], paid["amount_paid"], paid["balance"]) == ("paid", "212.50", "0.00")
-    # three invoices and the receipt of the auto-pay charge (collections.md section 1)
-    assert summary["messages"] == {"email": 4}
+    # three invoices, the receipt of the auto-pay charge (collections.md section 1) and the
+    # renewal offer of K-100-G, which ends 2026-12-31 (offered on end - 90, 2026-10-02)
+    assert summary["messages"] == {"email": 5}
+    assert summary["renewals"] == {"offered": 1}
     assert summary["collections"] == {"reminders": 0, "retries": 0, "receipts": 1, "delinquent": 0,
                                       "in_collections": 0}
 

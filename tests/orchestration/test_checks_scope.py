@@ -80,11 +80,14 @@ def test_totals_are_asserted_inside_the_issuing_transaction(conn, monkeypatch):
     def wrong_total(rating_inputs: RatingInputs, through: date):
         return [dataclasses.replace(d, total=d.total + Decimal("0.01")) for d in real_draft(rating_inputs, through)]
 
-    monkeypatch.setattr(issuing.store, "load_rating_inputs", lambda _conn: inputs)
+    # the inputs come from the builders, not the marts (this warehouse may have none built)
+    monkeypatch.setattr(issuing.store, "load_dimensions", lambda _conn: {
+        "clients": inputs.clients, "sites": inputs.sites, "contracts": inputs.contracts, "tax_rates": inputs.tax_rates})
+    monkeypatch.setattr(issuing.store, "load_rating_inputs", lambda _conn, *_args: inputs)
     monkeypatch.setattr(issuing.store, "open_blocking_findings", lambda _conn: [])
     monkeypatch.setattr(issuing, "draft_invoices", wrong_total)
     with pytest.raises(issuing.InvoiceTotalsError, match="INV-2026-000001"):
-        issuing.issue_invoices(conn, date(2026, 10, 31))
+        issuing.issue_invoices(conn, date(2026, 10, 31), scope="all")
     with conn.cursor() as cur:
         cur.execute("select count(*) from billing.invoices")
         assert cur.fetchone()[0] == 0
@@ -93,5 +96,5 @@ def test_totals_are_asserted_inside_the_issuing_transaction(conn, monkeypatch):
     conn.rollback()
 
     monkeypatch.setattr(issuing, "draft_invoices", real_draft)
-    summary = issuing.issue_invoices(conn, date(2026, 10, 31))
+    summary = issuing.issue_invoices(conn, date(2026, 10, 31), scope="all")
     assert summary.issued == ["INV-2026-000001"]

@@ -74,9 +74,10 @@ class Story:
         return {key: value.value for key, value in materialization.metadata.items()}
 
     def rebuild(self) -> None:
-        """What the next run's dbt build changes for a decision: the contracts in force (the
-        staging models are views, dim_contracts the one table to rebuild)."""
-        result = run_dbt(self.warehouse, self.workdir / "dbt", "run", "--select", "dim_contracts")
+        """What the next run's dbt build changes for a decision: the contracts in force
+        (dim_contracts and the models it reads; a decision is a new contract document, so the
+        pipeline's next build is a full one)."""
+        result = run_dbt(self.warehouse, self.workdir / "dbt", "run", "--select", "+dim_contracts")
         assert result.success, result.exception
 
     def play(self) -> None:
