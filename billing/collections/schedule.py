@@ -103,3 +103,38 @@ def is_delinquent(due_date: date, day: date, exhausted_on: date | None) -> bool:
 
 def goes_to_collections(due_date: date, day: date) -> bool:
     return day >= due_date + timedelta(days=COLLECTIONS_AFTER_DAYS)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the calendar does next for an open invoice, and on which business day."""
+
+    action: str
+    on: date
+
+
+def upcoming_step(due_date: date, attempts: list[Attempt], method_in_force: str | None, autopay: bool,
+                  status: str, reminders_sent: set[str], first_day: date) -> Step | None:
+    """The first thing the calendar does for an open invoice on or after `first_day` (the
+    first business day not run yet), found by asking this module's rules day by day: the
+    finance console shows what the next run will do, from the same rules, never a copy."""
+    known = known_on(attempts, first_day)
+    if any(attempt.status in ("pending", "unknown", "processing") for attempt in known):
+        return Step("waiting for the provider's answer", first_day)
+    last_day = max(first_day, due_date + timedelta(days=COLLECTIONS_AFTER_DAYS))
+    day = first_day
+    while day <= last_day:
+        if autopay:
+            reason = next_charge(due_date, attempts, method_in_force, day)
+            if reason is not None:
+                return Step(f"auto-pay charge ({reason.replace('_', ' ')})", day)
+        template = reminder(due_date, day, autopay)
+        if template is not None and template not in reminders_sent:
+            return Step(template.replace("_", " "), day)
+        if status not in ("delinquent", "in_collections") and is_delinquent(
+                due_date, day, retries_exhausted_on(attempts, day)):
+            return Step("becomes delinquent", day)
+        if status != "in_collections" and goes_to_collections(due_date, day):
+            return Step("goes to collections", day)
+        day += timedelta(days=1)
+    return None

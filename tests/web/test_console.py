@@ -202,6 +202,33 @@ def test_kpi_page_draws_its_charts(story, context):
     screenshot(page, story["shots"], "console-kpis")
 
 
+def test_dunning_queue_shows_what_the_collections_calendar_does_next(story, context, conn):
+    """The story leaves August and September invoices in collections and October's overdue;
+    from the first day the run has not processed (TODAY) the page shows the calendar's next
+    step: nothing for those in collections (a person decides), the final reminder on D+10 for
+    the overdue ones (no auto-pay charges here: C-B has no payment method)."""
+    from datetime import date, timedelta
+
+    page = sign_in(context, story["url"], FINANCE)
+    page.goto(story["url"] + "/console/payments")
+    rows = {row.locator("td").first.inner_text(): row.locator("td").last.inner_text()
+            for row in page.locator("table.dunning tr").all()[1:]}
+    with conn.cursor() as cur:
+        cur.execute("select invoice_number, due_date, status from billing.invoices where invoice_number = any(%s)",
+                    (list(rows),))
+        shown = cur.fetchall()
+    conn.rollback()
+    today = date.fromisoformat(TODAY)
+    expected = {}
+    for number, due_date, status in shown:
+        if status == "in_collections":
+            expected[number] = "nothing scheduled: a person decides"
+        elif status == "issued" and due_date < today <= due_date + timedelta(days=10):
+            expected[number] = f"reminder final on {(due_date + timedelta(days=10)).isoformat()}"
+    assert {status for _, _, status in shown} == {"in_collections", "issued"}
+    assert rows == expected
+
+
 def _open_blocking(conn) -> list[str]:
     with conn.cursor() as cur:
         cur.execute("""select finding_id from marts.fct_findings f

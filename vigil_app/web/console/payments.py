@@ -1,60 +1,26 @@
 """Payments and the dunning queue: failed auto-pay attempts, and every open invoice that is
 overdue or has a failed attempt, delinquent or in collections, with its next step.
 
-The next step is read off collections.md sections 3 and 4 from what main records today
-(payment attempts, messages, invoice statuses): retries on F+1, F+3 and F+7 after the first
-failure F (none after a hard decline), reminders on D-3, D, D+5 and D+10 for invoices without
-auto-pay, `delinquent` on D+10 and collections on D+30. It is what the schedule says should
-come next, shown for finance; the collections workflow decides and records it."""
+The next step is what the collections calendar (billing/collections/schedule.py) does next for
+the invoice from the first business day not run yet: the same rules the daily run applies,
+read from the attempts, payment methods and messages collections recorded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
+import psycopg2.extras
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billing import store
+from billing.collections import schedule
+from billing.collections.autopay import autopay_history
+from billing.collections.days import latest_day
+from billing.collections.methods import methods_in_force
 from vigil import db
 from vigil_app.web.console.session import signed_in
 from vigil_app.web.console.view import business_today, page
-
-RETRY_DAYS = (1, 3, 7)
-REMINDERS = (("reminder_before_due", -3), ("reminder_due", 0), ("reminder_overdue", 5), ("reminder_final", 10))
-HARD_DECLINES = ("lost_card", "stolen_card", "account_closed", "no_account", "expired_card")
-DELINQUENT_AFTER = 10
-COLLECTIONS_AFTER = 30
-
-
-@dataclass(frozen=True)
-class NextStep:
-    action: str
-    on: date
-
-
-def next_step(invoice: dict, attempts: list[dict], sent: set[str], today: date) -> NextStep | None:
-    """The first step the schedule still has for an open invoice, on or after today."""
-    due = invoice["due_date"]
-    steps: list[NextStep] = []
-    failed = [a for a in attempts if a["status"] == "failed"]
-    if failed:
-        first = min(a["attempt_date"] for a in failed)
-        last = max(a["attempt_date"] for a in attempts)
-        if not any(a["failure_code"] in HARD_DECLINES for a in failed):
-            steps += [NextStep(f"auto-pay retry {number + 2}", first + timedelta(days=offset))
-                      for number, offset in enumerate(RETRY_DAYS) if first + timedelta(days=offset) > last]
-        else:
-            steps.append(NextStep("waiting for a new payment method", today))
-    elif not invoice["autopay"]:
-        steps += [NextStep(template.replace("_", " "), due + timedelta(days=offset))
-                  for template, offset in REMINDERS if template not in sent]
-    if invoice["status"] not in ("delinquent", "in_collections"):
-        steps.append(NextStep("becomes delinquent", due + timedelta(days=DELINQUENT_AFTER)))
-    if invoice["status"] != "in_collections":
-        steps.append(NextStep("goes to collections", due + timedelta(days=COLLECTIONS_AFTER)))
-    upcoming = sorted((step for step in steps if step.on >= today), key=lambda step: step.on)
-    return upcoming[0] if upcoming else None
 
 
 @signed_in
@@ -99,8 +65,17 @@ async def payments_page(request: Request) -> Response:
             continue
         queue.append({**invoice, "days_overdue": max((today - invoice["due_date"]).days, 0),
                       "failures": sum(1 for a in mine if a["status"] == "failed"),
-                      "last_message": last_message.get(invoice["invoice_id"]),
-                      "next": next_step(invoice, mine, sent.get(invoice["invoice_id"], set()), today)})
+                      "last_message": last_message.get(invoice["invoice_id"])})
+    with db.transaction() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        processed = latest_day(conn)
+        first_day = max(today, processed + timedelta(days=1)) if processed else today
+        methods = methods_in_force(cur, first_day)
+        history = autopay_history(cur, [row["invoice_id"] for row in queue])
+    for row in queue:
+        method = methods.get(row["client_id"])
+        row["next"] = schedule.upcoming_step(
+            row["due_date"], history[row["invoice_id"]], method, bool(row["autopay"] and method), row["status"],
+            sent.get(row["invoice_id"], set()), first_day)
     counts = {status: sum(1 for row in queue if row["status"] == status) for status in ("delinquent", "in_collections")}
-    return page(request, "console/payments.html.j2", active="payments", today=today, failed=failed, queue=queue,
-                counts=counts)
+    return page(request, "console/payments.html.j2", active="payments", today=today, first_day=first_day,
+                failed=failed, queue=queue, counts=counts)
