@@ -202,6 +202,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.what != "accounting" and accounting_only:
         raise CommandError(f"--{accounting_only[0].replace('date_', '')} is for `vigil export accounting` only",
                            EXIT_CODES["bad input"])
+    if args.format == "csv" and args.what not in ("invoices", "collections"):
+        raise CommandError(f"--format csv is for invoices and collections; {args.what} are written as JSON lines",
+                           EXIT_CODES["bad input"])
     out = Path(args.out)
     if out.is_dir():
         raise CommandError(f"--out {out} is a folder; name the file to write", EXIT_CODES["bad input"])

@@ -70,6 +70,13 @@ def test_bad_dates_are_one_line_usage_errors(fresh_home, tmp_path):
     _one_line_error(proc, "bad input", "--from 2026-10-20 is after --through 2026-10-19")
 
 
+def test_csv_is_refused_where_an_export_has_only_json_lines(fresh_home, tmp_path):
+    home, env = fresh_home
+    proc = _vigil(env, "export", "renewals", "--format", "csv", "--out", str(tmp_path / "renewals.csv"))
+    _one_line_error(proc, "bad input", "--format csv is for invoices and collections; renewals are written as JSON")
+    assert not (tmp_path / "renewals.csv").exists() and not (home / "pgdata").exists()
+
+
 def test_a_day_not_over_is_refused(fresh_home, tmp_path):
     home, env = fresh_home
     proc = _vigil(env, "run", "--inbox", str(tmp_path), "--through", "2099-01-01")
