@@ -236,8 +236,11 @@ def _line(line: Row, contract_cycle: str | None, start: date | None, end: date |
                                    f"cancel the line or end the contract")
     if category is None or amount is None:
         return None
-    monthly = Decimal(amount) / months if column == "CycleAmount" else Decimal(amount)
-    money = f"{Decimal(amount) if column == 'CycleAmount' else monthly * months:.2f}"
+    if column == "CycleAmount":
+        per_cycle, monthly = Decimal(amount), Decimal(amount) / months
+    else:
+        per_cycle, monthly = Decimal(amount) * months, Decimal(amount)
+    money = f"{per_cycle:.2f}"
     if category == "per_device":
         if monthly != round(monthly, 2):
             fail(line, column, f"{column} {amount} per {contract_cycle} cycle is not a whole number of cents a "
