@@ -1,4 +1,6 @@
-"""Billing cycles: daily, weekly (Monday-Sunday), biweekly (from cycle_anchor), monthly."""
+"""Billing cycles: daily, weekly (Monday-Sunday), biweekly (from cycle_anchor), and the calendar
+cycles monthly, quarterly (Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec), semiannual (Jan-Jun, Jul-Dec)
+and annual (the calendar year); the last three are an extension of billing-rules section 8."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from billing.rating.contracts import Contract
+from billing.rating.contracts import CYCLE_MONTHS, Contract
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,17 @@ def cycle_bounds(c: Contract, day: date) -> tuple[date, date]:
         a = _anchor(c)
         s = a + timedelta(days=14 * ((day - a).days // 14))
         return s, s + timedelta(days=13)
-    s = day.replace(day=1)
-    return s, s.replace(day=monthrange(s.year, s.month)[1])
+    months = CYCLE_MONTHS[c.billing_cycle]
+    s = day.replace(month=1 + (day.month - 1) // months * months, day=1)
+    last_month = s.month + months - 1
+    return s, date(s.year, last_month, monthrange(s.year, last_month)[1])
 
 
 def _index(c: Contract, start: date) -> int:
     first, _ = cycle_bounds(c, c.start_date)
-    if c.billing_cycle == "monthly":
-        return (start.year - first.year) * 12 + start.month - first.month
+    if c.billing_cycle in CYCLE_MONTHS:
+        months = (start.year - first.year) * 12 + start.month - first.month
+        return months // CYCLE_MONTHS[c.billing_cycle]
     return (start - first).days // {"daily": 1, "weekly": 7, "biweekly": 14}[c.billing_cycle]
 
 

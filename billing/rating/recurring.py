@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from billing.rating.context import Context
-from billing.rating.contracts import Contract, Recurring
+from billing.rating.contracts import CYCLE_MONTHS, Contract, Recurring
 from billing.rating.cycles import Cycle, advance_dates, cycles_of
 from billing.rating.lines import Line
 from billing.rating.money import fmt, round_half_up
@@ -84,7 +84,8 @@ def _local_day(value: object, tz: str) -> date | None:
 def _devices(ctx: Context, c: Contract, cy: Cycle, devices: list[dict], currency: str) -> list[Line]:
     """Per-device monitoring: the fee times the devices of that type active on A (the first
     active day of the cycle; A = S unless the contract starts mid-cycle). A monthly fee on a
-    shorter cycle is scaled by cycle days / days of S's month."""
+    calendar cycle of several months (quarterly, semiannual, annual) is the fee times the
+    months of the cycle; on a shorter cycle it is scaled by cycle days / days of S's month."""
     out = []
     for pd in sorted(c.per_device, key=lambda p: (p.site_id or "", p.device_type)):
         by_site: dict[str, list[str]] = defaultdict(list)
@@ -97,10 +98,13 @@ def _devices(ctx: Context, c: Contract, cy: Cycle, devices: list[dict], currency
             start, end = _local_day(dev.get("active_from"), tz), _local_day(dev.get("active_to"), tz)
             if start is not None and start <= cy.active_start and (end is None or end >= cy.active_start):
                 by_site[dev.get("site_id")].append(dev.get("source_ref"))
-        if c.billing_cycle == "monthly":
-            per_cycle = pd.monthly_fee
+        months = CYCLE_MONTHS.get(c.billing_cycle)
+        if months is not None:
+            per_cycle = pd.monthly_fee * months
+            scaling = "" if months == 1 else f" x {months} months of the {c.billing_cycle} cycle"
         else:
             per_cycle = pd.monthly_fee * cy.days / monthrange(cy.start.year, cy.start.month)[1]
+            scaling = f", scaled to a {cy.days}-day cycle"
         for site, refs in sorted(by_site.items(), key=lambda kv: kv[0] or ""):
             n = len(refs)
             amount = round_half_up(per_cycle * n * cy.active_days / cy.days, currency)
@@ -119,7 +123,7 @@ def _devices(ctx: Context, c: Contract, cy: Cycle, devices: list[dict], currency
                     source_refs=tuple(sorted(refs)),
                     explanation=(
                         f"{n} x {fmt(pd.monthly_fee)} monthly fee per {pd.device_type} active on {cy.active_start}"
-                        + ("" if c.billing_cycle == "monthly" else f", scaled to a {cy.days}-day cycle")
+                        + scaling
                         + ("" if cy.active_days == cy.days else f", prorated {cy.active_days}/{cy.days} days")
                     ),
                     detail=pd.device_type,

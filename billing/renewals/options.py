@@ -33,8 +33,10 @@ UPGRADE_KEYS = ("recurring", "per_device", "rates", "incidents", "patrol_visit_f
 # What a renewal copies from the contract object: everything but identity, dates, the
 # promotion and the renewal bookkeeping of the old version.
 _NOT_CARRIED = ("id", "start_date", "end_date", "discounts", "renewal_of", "origin")
-CYCLE_MONTHS = {"monthly": Decimal(1), "weekly": Decimal(52) / 12, "biweekly": Decimal(26) / 12,
-                "daily": Decimal(365) / 12}
+# cycles per month: a recurring amount is per cycle, so its monthly figure is amount x this
+CYCLES_PER_MONTH = {"monthly": Decimal(1), "weekly": Decimal(52) / 12, "biweekly": Decimal(26) / 12,
+                    "daily": Decimal(365) / 12, "quarterly": Decimal(1) / 3, "semiannual": Decimal(1) / 6,
+                    "annual": Decimal(1) / 12}
 
 
 def _effective(item: dict) -> date:
@@ -182,8 +184,9 @@ def price_rows(terms: dict, currency: str) -> list[PriceRow]:
 
 
 def recurring_per_month(terms: dict, on: date, currency: str) -> Decimal:
-    """The fixed recurring amounts in force on `on`, per month (a weekly amount x 52 / 12)."""
-    factor = CYCLE_MONTHS.get(terms.get("billing_cycle", "monthly"), Decimal(1))
+    """The fixed recurring amounts in force on `on`, per month (a weekly amount x 52 / 12, a
+    quarterly one / 3)."""
+    factor = CYCLES_PER_MONTH.get(terms.get("billing_cycle", "monthly"), Decimal(1))
     total = sum((Decimal(str(item["amount"])) for item in carried_terms(terms, on).get("recurring") or []
                  if not item.get("effective_from")), Decimal(0))
     return currency_table.round_half_up(total * factor, currency)

@@ -1,11 +1,15 @@
 """One CRM account bundle -> one client contract document (interfaces.md section 3), or
 every problem found in it: an account is all-or-nothing, like a contract file.
 
-Billing cycles: Vigil bills daily, weekly, biweekly or monthly (interfaces.md section 3).
-Real contracts are also quarterly, semi-annual or annual (Salesforce `Billing_Cycle__c`
-picklists, SedonaOffice `BillCycle` Q/S/A). Such a contract is refused with a reason
-naming its cycle, never billed on another one: invoicing a quarterly contract monthly
-changes when the client pays and what each invoice says, so it is not equivalent."""
+Billing cycles: Vigil bills daily, weekly, biweekly, monthly, and (an extension of
+interfaces.md section 3, docs/interfaces.md) quarterly, semiannual and annual calendar
+cycles: Salesforce `Billing_Cycle__c` Quarterly / Semi-Annual / Annual, SedonaOffice
+`BillCycle` Q / S / A, HubSpot `recurringbillingfrequency` quarterly / per_six_months /
+annually. A recurring amount in Vigil is per cycle: a line's `MonthlyAmount` (Salesforce
+`Monthly_Amount__c`, the line's MRR) on a quarterly contract becomes 3 x it per quarter (6, 12
+on a semiannual or annual one); a HubSpot line item billed on the contract's own cycle gives
+its `amount` per that cycle (`CycleAmount`), used as is. A line billed on another cycle than
+its contract's is refused, never billed on the contract's: one contract, one invoice rhythm."""
 
 from __future__ import annotations
 
@@ -21,10 +25,13 @@ from connectors.vendor_parsing import iana_zone
 
 IN_FORCE = ("activated", "terminated", "expired")
 NOT_YET = ("draft", "in approval", "in approval process", "lost")  # lost: a HubSpot deal never won
-CYCLES = {"monthly": "monthly", "m": "monthly", "weekly": "weekly", "biweekly": "biweekly", "daily": "daily"}
-# cycles real contracts use that Vigil does not bill: name -> months per invoice
-UNSUPPORTED_CYCLES = {"quarterly": 3, "q": 3, "semi-annual": 6, "semiannual": 6, "semi-annually": 6, "s": 6,
-                      "per_six_months": 6, "annual": 12, "annually": 12, "yearly": 12, "a": 12}
+# calendar cycles (Salesforce picklist labels, SedonaOffice codes, HubSpot frequencies) -> ours
+CALENDAR_CYCLES = {"monthly": "monthly", "m": "monthly", "quarterly": "quarterly", "q": "quarterly",
+                   "semi-annual": "semiannual", "semiannual": "semiannual", "semi-annually": "semiannual",
+                   "s": "semiannual", "per_six_months": "semiannual", "annual": "annual", "annually": "annual",
+                   "yearly": "annual", "a": "annual"}
+CYCLES = {**CALENDAR_CYCLES, "weekly": "weekly", "biweekly": "biweekly", "daily": "daily"}
+MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 # Product family (Salesforce Product2.Family) -> recurring category; "Device Monitoring"
 # lines are per-device fees (`per_device`), not fixed recurring amounts.
 FAMILIES = {"monitoring": "monitoring", "equipment rental": "equipment_rental", "service fee": "service_fee",
@@ -141,11 +148,8 @@ def _contract(entry: ContractRows, site_ids: set[str], fail) -> dict | None:
     if not raw_cycle:
         fail(row, "Billing_Cycle__c", "missing Billing_Cycle__c")
     elif cycle is None:
-        months = UNSUPPORTED_CYCLES.get(raw_cycle.lower())
-        why = (f"(an invoice every {months} months) is not supported: Vigil bills monthly, weekly, biweekly or "
-               f"daily, and the contract is refused rather than invoiced on another cycle" if months
-               else "is not a billing cycle (Monthly, Weekly, Biweekly or Daily)")
-        fail(row, "Billing_Cycle__c", f"Billing_Cycle__c {raw_cycle!r} {why}")
+        fail(row, "Billing_Cycle__c", f"Billing_Cycle__c {raw_cycle!r} is not a billing cycle (Monthly, Quarterly, "
+                                      f"Semi-Annual, Annual, Weekly, Biweekly or Daily)")
     contract: dict[str, Any] = {"id": number, "start_date": start.isoformat() if start else None,
                                 "end_date": end.isoformat() if end else None}
     auto_renew = _bool(row, "Auto_Renew__c", fail)
@@ -161,7 +165,7 @@ def _contract(entry: ContractRows, site_ids: set[str], fail) -> dict | None:
     recurring, per_device = [], []
     total = Decimal(0)
     for line in entry.lines:
-        item = _line(line, start, end, site_ids, fail)
+        item = _line(line, cycle, start, end, site_ids, fail)
         if item is None:
             continue
         if "device_type" in item:
@@ -175,8 +179,11 @@ def _contract(entry: ContractRows, site_ids: set[str], fail) -> dict | None:
     if rmr:
         if not _MONEY.match(rmr):
             fail(row, "RMR__c", f"RMR__c {rmr!r} is not an amount")
-        elif recurring and Decimal(rmr) != total:
-            fail(row, "RMR__c", f"RMR__c {rmr} does not equal the sum of its recurring lines {total:.2f}")
+        elif recurring and Decimal(rmr) * MONTHS.get(cycle, 1) != total:
+            months = MONTHS.get(cycle, 1)
+            fail(row, "RMR__c", f"RMR__c {rmr} does not equal the sum of its recurring lines {total:.2f}"
+                 if months == 1 else f"RMR__c {rmr} x {months} months does not equal the sum of its recurring "
+                                     f"lines per {cycle} cycle {total:.2f}")
     if recurring:
         contract["recurring"] = recurring
     if per_device:
@@ -187,7 +194,10 @@ def _contract(entry: ContractRows, site_ids: set[str], fail) -> dict | None:
     return contract
 
 
-def _line(line: Row, start: date | None, end: date | None, site_ids: set[str], fail) -> dict | None:
+def _line(line: Row, contract_cycle: str | None, start: date | None, end: date | None, site_ids: set[str],
+          fail) -> dict | None:
+    """One recurring line -> a recurring item (amount per the contract's cycle) or a per-device
+    fee (monthly), or None."""
     if _bool(line, "IsCancelled", fail):
         return None
     code = line.get("ItemCode")
@@ -198,17 +208,24 @@ def _line(line: Row, start: date | None, end: date | None, site_ids: set[str], f
     if category is None:
         fail(line, "Family", f"Family {family!r} is not one of Monitoring, Equipment Rental, Service Fee, "
                              f"Device Monitoring" if family else "missing Family")
-    amount = line.get("MonthlyAmount")
+    raw_cycle = line.get("BillCycle")
+    line_cycle = CALENDAR_CYCLES.get(raw_cycle.lower()) if raw_cycle else "monthly"
+    if line_cycle is None:
+        fail(line, "BillCycle", f"BillCycle {raw_cycle!r} is not M, Q, S or A (monthly, quarterly, semi-annual, "
+                                f"annual)")
+    elif line_cycle != "monthly" and contract_cycle is not None and line_cycle != contract_cycle:
+        fail(line, "BillCycle", f"BillCycle {raw_cycle!r} (every {MONTHS[line_cycle]} months) is not its contract's "
+                                f"{contract_cycle} cycle: Vigil invoices a contract on one cycle, so the line is "
+                                f"refused rather than billed on another")
+    months = MONTHS.get(contract_cycle or "", 1)
+    per_cycle = line.get("CycleAmount")  # HubSpot: the line item's amount per its own billing frequency
+    if per_cycle and line_cycle not in (None, "monthly"):
+        column, amount = "CycleAmount", per_cycle
+    else:
+        column, amount = "MonthlyAmount", line.get("MonthlyAmount")
     if not _MONEY.match(amount):
-        fail(line, "MonthlyAmount", f"MonthlyAmount {amount!r} is not an amount (e.g. 89.00)"
-             if amount else "missing MonthlyAmount")
+        fail(line, column, f"{column} {amount!r} is not an amount (e.g. 89.00)" if amount else f"missing {column}")
         amount = None
-    cycle = line.get("BillCycle")
-    if cycle and cycle.upper() not in ("M", "MONTHLY"):
-        months = UNSUPPORTED_CYCLES.get(cycle.lower())
-        fail(line, "BillCycle", f"BillCycle {cycle!r} (invoiced every {months} months) is not supported: Vigil "
-                                f"invoices this line monthly only, so it is refused rather than billed monthly"
-             if months else f"BillCycle {cycle!r} is not M, Q, S or A (monthly, quarterly, semi-annual, annual)")
     site = line.get("SiteId")
     if site and site not in site_ids:
         fail(line, "SiteId", f"site {site!r} is not one of the account's sites")
@@ -219,14 +236,22 @@ def _line(line: Row, start: date | None, end: date | None, site_ids: set[str], f
                                    f"cancel the line or end the contract")
     if category is None or amount is None:
         return None
-    money = f"{Decimal(amount):.2f}"
+    if column == "CycleAmount":
+        per_cycle, monthly = Decimal(amount), Decimal(amount) / months
+    else:
+        per_cycle, monthly = Decimal(amount) * months, Decimal(amount)
+    money = f"{per_cycle:.2f}"
     if category == "per_device":
+        if monthly != round(monthly, 2):
+            fail(line, column, f"{column} {amount} per {contract_cycle} cycle is not a whole number of cents a "
+                               f"month, and a device fee is monthly: give the line's monthly amount")
+            return None
         device = line.get("DeviceType")
         if not _CODE.match(device):
             fail(line, "DeviceType", f"DeviceType {device!r} is not a device type code (e.g. camera)"
                  if device else "missing DeviceType for a Device Monitoring line")
             return None
-        return {"device_type": device, **({"site_id": site} if site else {}), "monthly_fee": money}
+        return {"device_type": device, **({"site_id": site} if site else {}), "monthly_fee": f"{monthly:.2f}"}
     if not site:
         fail(line, "SiteId", "missing SiteId")
         return None

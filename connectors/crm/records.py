@@ -236,7 +236,8 @@ def hubspot_rows(file_path: str, object_name: str, page: dict[str, Any],
     """One HubSpot page of `object_name` -> rows: `properties` flattened, `Id` the record id,
     the parent link (`AccountId`, `ContractId`) from the first associated company or deal.
     A deal's stage becomes its status; a line item's `amount` (price x quantity, per its
-    billing frequency) its MonthlyAmount and `recurringbillingfrequency` its BillCycle."""
+    billing frequency) its MonthlyAmount when billed monthly, else its CycleAmount (the amount
+    per its frequency), and `recurringbillingfrequency` its BillCycle."""
     table = HUBSPOT_OBJECTS[object_name]
     tables: dict[str, list[Row]] = {t: [] for t in TABLES}
     for position, record in enumerate(page["results"], start=1):
@@ -258,7 +259,10 @@ def hubspot_rows(file_path: str, object_name: str, page: dict[str, Any],
         if table == "contract_lines":
             frequency = str(data.get("recurringbillingfrequency") or "")
             data.setdefault("BillCycle", frequency)  # monthly, quarterly, annually...: mapping.py judges it
-            data.setdefault("MonthlyAmount", data.get("amount"))
+            if frequency.lower() in ("", "monthly"):
+                data.setdefault("MonthlyAmount", data.get("amount"))
+            else:  # `amount` is per the line's billing frequency (a quarter, a year...)
+                data.setdefault("CycleAmount", data.get("amount"))
             data.setdefault("ItemCode", data.get("hs_sku") or data.get("name"))
             data.setdefault("CycleStartDate", data.get("hs_recurring_billing_start_date"))
         tables[table].append(Row(file_path, position, data))

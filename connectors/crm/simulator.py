@@ -15,8 +15,9 @@ Planted on top of the world:
 - the client the world plants with `autopay: true` and no payment method (if the world
   has none, the first autopay client loses its Payment_Method_Ref__c here): accepted,
   finding `missing_payment_method` downstream;
-- a newly signed account whose contract is Quarterly and whose line has no monthly
-  amount: both records quarantined, the account refused whole;
+- a newly signed account whose contract is Quarterly (a cycle Vigil bills: the contract
+  record raises nothing) and whose line has no monthly amount: the line is quarantined and
+  the account refused whole for it;
 - a Draft upsell contract on the first account: not in force, left out (not refused)."""
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ class _Org:
         return record
 
     def _new_account(self, n: int) -> None:
-        """A client signed in the CRM on a quarterly contract, whose data entry is unfinished."""
+        """A client signed in the CRM on a quarterly contract (accepted as such), whose data
+        entry is unfinished (a line without an amount refuses the account)."""
         ident = record_id("001", n + 1)
         self.accounts.append({
             "attributes": _attributes("Account", ident), "Id": ident, "AccountNumber": NEW_ACCOUNT,
@@ -187,8 +189,9 @@ class _Org:
                                 lines=[(None, "MON-STD", "Monitoring", "S-9001", None)])
         record.update(StartDate=self.world.start.isoformat(), EndDate=None, Issue_Lead_Days__c=5)
         self.planted += [
-            {"kind": "quarterly_contract", "record_id": "K-9001-M", "account": NEW_ACCOUNT, "expect": "quarantine",
-             "note": "Billing_Cycle__c Quarterly: not a cycle Vigil bills, refused with its whole account"},
+            {"kind": "quarterly_contract", "record_id": "K-9001-M", "account": NEW_ACCOUNT, "expect": "accepted",
+             "note": "Billing_Cycle__c Quarterly: billed per calendar quarter, no problem raised on the contract "
+                     "(its account is refused only for the line without an amount)"},
             {"kind": "missing_amount", "record_id": "K-9001-M", "account": NEW_ACCOUNT, "expect": "quarantine",
              "note": "a contract line without Monthly_Amount__c: refused with its whole account"},
         ]

@@ -35,7 +35,7 @@ TABLE = "contract_documents"
 
 CHANNELS = ("email", "sms", "portal")
 GROUPINGS = ("consolidated", "per_site")
-CYCLES = ("daily", "weekly", "biweekly", "monthly")
+CYCLES = ("daily", "weekly", "biweekly", "monthly", "quarterly", "semiannual", "annual")
 BASES = ("actual", "scheduled")
 STACKING = ("max", "multiply")
 OVERTIME_POLICIES = ("none", "weekly", "daily", "daily_and_weekly", "california")

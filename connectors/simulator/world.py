@@ -146,7 +146,7 @@ class Contract:
     kind: str  # guarding | monitoring
     start_date: date
     end_date: date
-    billing_cycle: str  # daily | weekly | biweekly | monthly
+    billing_cycle: str  # daily | weekly | biweekly | monthly | quarterly | semiannual | annual
     auto_renew: bool = False
     cycle_anchor: date | None = None
     payment_terms_days: int = 30

@@ -101,6 +101,14 @@ def test_biweekly_needs_a_monday_anchor_and_events_need_offsets(tmp_path):
     assert refusal.field == "contracts[0].events[0].start" and "no UTC offset" in refusal.reason
 
 
+@pytest.mark.parametrize("cycle", ["quarterly", "semiannual", "annual"])
+def test_calendar_cycles_of_several_months_are_accepted(tmp_path, cycle):
+    """An extension of interfaces.md's billing_cycle list (docs/interfaces.md)."""
+    text = SPEC_CONTRACT.replace("billing_cycle: monthly", f"billing_cycle: {cycle}", 1)
+    result = read_contract(write(tmp_path, "contracts/c.yaml", text))
+    assert result.refusal is None and result.document["contracts"][1]["billing_cycle"] == cycle
+
+
 def test_autopay_without_payment_method_is_accepted(tmp_path):
     # a finding (missing_payment_method), not a schema error
     line = "  payment_method: pm_card_visa    # payment provider reference; absent = no autopay\n"

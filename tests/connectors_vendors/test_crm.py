@@ -1,5 +1,5 @@
 """CRM connector: export mapping into contract documents (completeness checks, the
-autopay-without-payment-method client, Salesforce query results, quarterly contracts,
+autopay-without-payment-method client, Salesforce query results, quarterly and annual contracts,
 no merge with the contracts YAML at ingest) and the Salesforce REST client over real
 HTTP against the local fake (client credentials, nextRecordsUrl, retries, change cursor)."""
 
@@ -109,7 +109,7 @@ def test_accounts_map_to_contract_documents(tmp_path):
     assert result.source == "crm" and result.table == "contract_documents"
     assert set(result.rows.columns) == {"client_id", "document", "source_file", "content_hash"}
     docs = _docs(result)
-    assert set(docs) == {"C-1", "C-2"}
+    assert set(docs) == {"C-1", "C-2", "C-3"}
     one = docs["C-1"]
     assert one["client"] == {"id": "C-1", "name": "Harbor Logistics LLC", "email": "ap@harbor.example",
                              "phone": "+15555550100", "preferred_channel": "email", "autopay": True,
@@ -131,6 +131,38 @@ def test_accounts_map_to_contract_documents(tmp_path):
     assert docs["C-2"]["client"]["grouping"] == "per_site"
 
 
+def test_quarterly_and_annual_salesforce_contracts_are_billed_on_their_cycle(tmp_path):
+    """Billing_Cycle__c Quarterly / Annual: the cycle is ours, a line's Monthly_Amount__c (its
+    MRR) becomes the amount per cycle (x 3, x 12), a device fee stays monthly (rating scales it)."""
+    [result] = parser.parse_folder(_folder(tmp_path))
+    [quarterly] = _docs(result)["C-3"]["contracts"]
+    assert quarterly == {"id": "K-3-M", "start_date": "2026-01-01", "end_date": "2026-12-31",
+                         "billing_cycle": "quarterly",
+                         "recurring": [{"code": "MON-STD", "category": "monitoring", "site_id": "S-3",
+                                        "amount": "150.00"}]}
+    annual = [dict(CONTRACTS[3], Billing_Cycle__c="Annual", RMR__c="54.50")]
+    lines = [dict(LINES[5], BillCycle="A", MonthlyAmount="54.50"),
+             {"CustomerRecurringId": "8", "ContractNumber": "K-3-M", "ItemCode": "DEV-CAM",
+              "Family": "Device Monitoring", "SiteId": "", "DeviceType": "camera", "MonthlyAmount": "4.50",
+              "BillCycle": "A", "IsCancelled": "false"}]
+    [result] = parser.parse_folder(_folder(tmp_path, **{"contracts.csv": annual, "contract_lines.csv": lines}))
+    [contract] = _docs(result)["C-3"]["contracts"]
+    assert contract["billing_cycle"] == "annual"
+    assert contract["recurring"] == [{"code": "MON-STD", "category": "monitoring", "site_id": "S-3",
+                                      "amount": "654.00"}]
+    assert contract["per_device"] == [{"device_type": "camera", "monthly_fee": "4.50"}]
+    assert validate_document(_docs(result)["C-3"]) == []
+
+
+def test_a_line_on_another_cycle_than_its_contract_is_refused(tmp_path):
+    lines = [dict(LINES[5], BillCycle="Q")]
+    contracts = [dict(CONTRACTS[3], Billing_Cycle__c="Annual")]
+    [result] = parser.parse_folder(_folder(tmp_path, **{"contracts.csv": contracts, "contract_lines.csv": lines}))
+    assert "C-3" not in _docs(result)
+    [hit] = [q for q in result.quarantined if q.field == "BillCycle"]
+    assert "BillCycle 'Q' (every 3 months) is not its contract's annual cycle" in hit.reason
+
+
 def test_autopay_without_payment_method_is_accepted_for_the_finding(tmp_path):
     [result] = parser.parse_folder(_folder(tmp_path))
     client = _docs(result)["C-2"]["client"]
@@ -141,14 +173,11 @@ def test_autopay_without_payment_method_is_accepted_for_the_finding(tmp_path):
 def test_incomplete_accounts_are_refused_with_file_line_field_reason(tmp_path):
     [result] = parser.parse_folder(_folder(tmp_path))
     refused = {(Path(q.file_path).name, q.line, q.field): q for q in result.quarantined}
-    quarterly = refused[("contracts.csv", 5, "Billing_Cycle__c")]
-    assert "not supported" in quarterly.reason and "refused whole" in quarterly.reason
-    assert quarterly.record_id == "K-3-M"
+    assert not [q for q in result.quarantined if q.field == "Billing_Cycle__c"]  # Quarterly is billed now
     assert "no billing contact email and no phone" in refused[("accounts.csv", 5, "Email")].reason
     assert "not an IANA timezone" in refused[("sites.csv", 5, "TimeZone")].reason
     assert "not among the accounts delivered" in refused[("sites.csv", 6, "AccountNumber")].reason
     assert "not among the contracts delivered" in refused[("contract_lines.csv", 8, "ContractNumber")].reason
-    assert json.loads(quarterly.content)["ContractNumber"] == "K-3-M"
 
 
 @pytest.mark.parametrize(("change", "field", "reason"), [
@@ -184,7 +213,7 @@ def test_salesforce_query_results_map_by_account_id(tmp_path):
     shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("README.md"))
     [result] = parser.parse_folder(folder)
     docs = _docs(result)
-    assert set(docs) == {"C-1"}
+    assert set(docs) == {"C-1", "C-3"}
     one = docs["C-1"]
     assert one["client"] == {"id": "C-1", "name": "Harbor Logistics LLC", "email": "ap@harbor.example",
                              "phone": "+15555550100", "preferred_channel": "email", "autopay": True,
@@ -197,14 +226,14 @@ def test_salesforce_query_results_map_by_account_id(tmp_path):
                         "recurring": [{"code": "MON-VIDEO", "category": "monitoring", "site_id": "S-1",
                                        "amount": "149.00"}],
                         "per_device": [{"device_type": "camera", "monthly_fee": "4.50"}]}
-    # the Quarterly contract refuses its account, naming the cycle, at its record and line
-    refused = {(Path(q.file_path).name, q.line, q.field): q for q in result.quarantined}
-    contract_hit = refused[("contracts_query.json", 2, "Billing_Cycle__c")]
-    assert "'Quarterly' (an invoice every 3 months) is not supported" in contract_hit.reason
-    assert "refused whole" in contract_hit.reason and contract_hit.record_id == "00000108"
-    line_hit = refused[("contracts_query.json", 2, "Contract_Lines__r.records[0].BillCycle")]
-    assert "'Q' (invoiced every 3 months)" in line_hit.reason
-    assert len(result.quarantined) == 2
+    # the Quarterly contract (its line Bill_Cycle__c Q) is billed per calendar quarter:
+    # Monthly_Amount__c 34.95 x 3 months per quarter, RMR__c 34.95 a month
+    [quarterly] = docs["C-3"]["contracts"]
+    assert quarterly == {"id": "00000108", "start_date": "2025-04-01", "end_date": "2026-03-31",
+                         "billing_cycle": "quarterly",
+                         "recurring": [{"code": "MON-BURG", "category": "monitoring", "site_id": "S-3",
+                                        "amount": "104.85"}]}
+    assert result.quarantined == []
 
 
 def test_salesforce_page_without_attributes_type_or_incomplete_children(tmp_path):
@@ -229,13 +258,16 @@ def test_simulated_export_with_planted_records(tmp_path):
     [result] = parser.parse_folder(tmp_path / "crm")
     docs = _docs(result)
     assert set(docs) == {c.client_id for c in world.clients}
-    assert len(result.quarantined) == manifest["quarantine_expected"] == 2
+    assert len(result.quarantined) == manifest["quarantine_expected"] == 1
     where = {(Path(q.file_path).name, q.line, q.field) for q in result.quarantined}
     for p in manifest["planted"]:
         if p["expect"] == "quarantine":
             assert (p["file"], p["line"], p["field"]) in where, p
-    quarterly = next(q for q in result.quarantined if q.field == "Billing_Cycle__c")
-    assert "'Quarterly'" in quarterly.reason and quarterly.record_id == "K-9001-M"
+    # the Quarterly contract raises nothing: its account is refused only for the line without an amount
+    [quarterly] = [p for p in manifest["planted"] if p["kind"] == "quarterly_contract"]
+    assert quarterly["expect"] == "accepted" and (quarterly["file"], quarterly["line"], quarterly["field"]) not in where
+    [missing] = result.quarantined
+    assert missing.field.endswith("MonthlyAmount") and "missing MonthlyAmount" in missing.reason
     [autopay] = [p for p in manifest["planted"] if p["kind"] == "autopay_without_payment_method"]
     client = docs[autopay["record_id"]]["client"]
     assert client["autopay"] is True and "payment_method" not in client
@@ -246,7 +278,7 @@ def test_simulated_export_with_planted_records(tmp_path):
     assert '"Id","AccountId"' in (csv_folder / "contracts.csv").read_text().splitlines()[0]
     [from_csv] = parser.parse_folder(csv_folder)
     assert sorted(from_csv.rows["content_hash"]) == sorted(result.rows["content_hash"])
-    assert len(from_csv.quarantined) == 2
+    assert len(from_csv.quarantined) == 1
 
 
 def test_crm_document_is_the_crm_part_only(tmp_path):
@@ -284,7 +316,7 @@ def test_inbox_hands_the_crm_folder_to_this_parser(tmp_path):
 
     _folder(tmp_path)
     [result] = [r for r in parse_inbox(tmp_path) if r.source == "crm"]
-    assert result.table == "contract_documents" and result.rows.height == 2
+    assert result.table == "contract_documents" and result.rows.height == 3
 
 
 def test_documents_store_like_contract_files(conn, tmp_path):
@@ -292,7 +324,7 @@ def test_documents_store_like_contract_files(conn, tmp_path):
 
     _folder(tmp_path)
     first = store_results(conn, parser.parse_folder(tmp_path / "crm"))
-    assert first.ingested["crm"] == 2 and first.tables["quarantine"] >= 5
+    assert first.ingested["crm"] == 3 and first.tables["quarantine"] >= 4
     again = store_results(conn, parser.parse_folder(tmp_path / "crm"))
     assert again.ingested["crm"] == 0 and again.tables["quarantine"] == 0
     with conn.cursor() as cur:
@@ -322,7 +354,7 @@ def test_pull_pages_retries_and_advances_cursor(org, tmp_path):
         fake.fail_next(429, 1, retry_after="0")
         fake.fail_next(503, 1)
         [result], cursor = client.pull(None)
-        assert result.rows.height == 4 and len(result.quarantined) == 2
+        assert result.rows.height == 4 and len(result.quarantined) == 1
         assert fake.statuses()[:3] == [429, 503, 200]
         assert sum(1 for _, path, _ in fake.requests if "/query/01g" in path) >= 2  # nextRecordsUrl followed
         exported = tmp_path / "export" / "crm"
@@ -371,7 +403,7 @@ def test_a_row_with_several_problems_is_one_quarantine_row(tmp_path):
     [result] = parser.parse_folder(_folder(tmp_path, **{"contracts.csv": contracts}))
     [hit] = [q for q in result.quarantined if Path(q.file_path).name == "contracts.csv"]
     assert hit.field == "StartDate"
-    assert "missing StartDate" in hit.reason and "Annual" in hit.reason and "RMR__c" in hit.reason
+    assert "missing StartDate" in hit.reason and "RMR__c 1.00 x 12 months does not equal" in hit.reason
 
 
 def test_header_case_does_not_matter(tmp_path):
@@ -400,14 +432,33 @@ def test_hubspot_api_pages_map_like_salesforce(tmp_path):
                                                 "amount": "149.00"}]}]
 
 
-def test_hubspot_quarterly_line_item_is_refused_naming_the_cycle(tmp_path):
+def _hubspot_quarterly(tmp_path: Path, deal_cycle: str) -> Path:
+    """The fixtures with the line item billed quarterly (`amount` 447.00 per quarter, HubSpot's
+    price x quantity per billing frequency) and the deal's billing_cycle `deal_cycle`."""
     folder = tmp_path / "crm"
     shutil.copytree(Path(__file__).parent / "fixtures" / "hubspot", folder, ignore=shutil.ignore_patterns("README.md"))
     page = json.loads((folder / "line_items.json").read_text())
     page["results"][0]["properties"].update(recurringbillingfrequency="quarterly", amount="447.00", price="447.00")
     (folder / "line_items.json").write_text(json.dumps(page))
-    [result] = parser.parse_folder(folder)
+    deals = json.loads((folder / "deals.json").read_text())
+    deals["results"][0]["properties"]["billing_cycle"] = deal_cycle
+    (folder / "deals.json").write_text(json.dumps(deals))
+    return folder
+
+
+def test_hubspot_quarterly_line_item_on_a_quarterly_deal_is_billed_per_quarter(tmp_path):
+    [result] = parser.parse_folder(_hubspot_quarterly(tmp_path, "Quarterly"))
+    assert not result.quarantined
+    [doc] = _docs(result).values()
+    [contract] = doc["contracts"]
+    assert contract["billing_cycle"] == "quarterly"
+    assert contract["recurring"] == [{"code": "MON-VIDEO", "category": "monitoring", "site_id": "S-1",
+                                      "amount": "447.00"}]  # the amount per quarter, as HubSpot gives it
+
+
+def test_hubspot_quarterly_line_item_on_a_monthly_deal_is_refused_naming_the_cycle(tmp_path):
+    [result] = parser.parse_folder(_hubspot_quarterly(tmp_path, "Monthly"))
     assert result.rows.height == 0
     [hit] = result.quarantined
-    assert hit.field == "BillCycle" and "'quarterly' (invoiced every 3 months)" in hit.reason
+    assert hit.field == "BillCycle" and "'quarterly' (every 3 months) is not its contract's monthly cycle" in hit.reason
     assert Path(hit.file_path).name == "line_items.json" and hit.line == 1

@@ -146,6 +146,9 @@ def test_carried_terms_take_the_prices_in_force_on_the_last_day():
     ]
     assert "discounts" not in carried and "id" not in carried and "start_date" not in carried
     assert recurring_per_month(MONITORING, date(2026, 12, 31), "USD") == Decimal("130.01")
+    quarterly = dict(MONITORING, billing_cycle="quarterly")  # amounts per quarter: 130.01 / 3
+    assert recurring_per_month(quarterly, date(2026, 12, 31), "USD") == Decimal("43.34")
+    assert recurring_per_month(dict(MONITORING, billing_cycle="annual"), date(2026, 12, 31), "USD") == Decimal("10.83")
 
 
 def test_longer_term_is_5_percent_off_each_recurring_amount_rounded_half_up():

@@ -68,6 +68,14 @@ contract_days as (
                 then
                     per_device.cycle_anchor
                     + 14 * floor((day.d - per_device.cycle_anchor) / 14.0)::integer
+            when 'quarterly' then date_trunc('quarter', day.d)::date
+            when 'semiannual'
+                then
+                    (
+                        date_trunc('year', day.d)
+                        + interval '6 months' * (extract(month from day.d)::integer > 6)::integer
+                    )::date
+            when 'annual' then date_trunc('year', day.d)::date
             else date_trunc('month', day.d)::date
         end as cycle_start
 
@@ -93,6 +101,9 @@ cycles as (
                 when 'daily' then cycle_start
                 when 'weekly' then cycle_start + 6
                 when 'biweekly' then cycle_start + 13
+                when 'quarterly' then (cycle_start + interval '3 months')::date - 1
+                when 'semiannual' then (cycle_start + interval '6 months')::date - 1
+                when 'annual' then (cycle_start + interval '1 year')::date - 1
                 else (cycle_start + interval '1 month')::date - 1
             end,
             end_date
