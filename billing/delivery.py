@@ -8,6 +8,10 @@ Credit notes are titled and worded as credit notes, naming the invoice they cred
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -86,6 +90,42 @@ def _numbers(conn, sql: str, params) -> list[str]:
     return found
 
 
+# WeasyPrint renders one document on one core and is most of the time a large company's day
+# of invoices takes to deliver (docs/performance.md, "Pipeline"): documents are loaded in
+# batches, rendered on every core, then sent one by one in invoice-number order as before.
+RENDER_BATCH = 64
+POOL_FROM = 16  # fewer documents render faster than worker processes start
+
+
+def _render_pool(stack: ExitStack, documents: int) -> ProcessPoolExecutor | None:
+    workers = min(os.cpu_count() or 1, 8)
+    if documents < POOL_FROM or workers < 2:
+        return None
+    # spawn: the calling process (a Dagster step) may hold threads that fork would copy mid-state
+    return stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+
+
+def _send(conn, channels: Channels, doc: InvoiceDocument, signed_link: str | None, pdf: bytes,
+          pdf_dir: Path | None, summary: SendSummary, backoff_seconds: float) -> None:
+    """Keep the PDF, then send the document once through the client's channel."""
+    if pdf_dir is not None:
+        write_pdf(pdf_dir, doc.number, pdf)
+    template = "credit_note_issued" if doc.is_credit else "invoice_issued"
+    with conn.cursor() as cur:
+        cur.execute("""select preferred_channel, email, phone from marts.dim_clients where client_id = %s""",
+                    (doc.bill_to.client_id,))
+        found = cur.fetchone()
+    conn.commit()
+    client = dict(zip(("preferred_channel", "email", "phone"), found, strict=True)) if found else {}
+    way = route(client)
+    message = compose(doc, way, template, pdf)
+    if way.channel == "portal":
+        _post_notice(conn, doc, message.message_key)
+    deliver(conn, channels, message, client_id=doc.bill_to.client_id, template=template,
+            for_date=doc.issue_date, summary=summary, invoice_id=doc.invoice_id, link=signed_link,
+            backoff_seconds=backoff_seconds)
+
+
 def deliver_invoices(conn: psycopg2.extensions.connection, channels: Channels, through: date,
                      pdf_dir: Path | None = None, backoff_seconds: float = 1.0) -> SendSummary:
     """Send every issued invoice and credit note (issue date on or before `through`) not yet
@@ -99,27 +139,18 @@ def deliver_invoices(conn: psycopg2.extensions.connection, channels: Channels, t
                                                   where m.invoice_id = i.invoice_id
                                                     and m.template in ('invoice_issued', 'credit_note_issued'))
                                 order by i.invoice_number""", (through,))
-    for number in unsent:
-        doc = load_document(conn, number)
-        conn.commit()
-        doc, signed_link = with_message_links(conn, doc)
-        pdf = render_pdf(doc)
-        if pdf_dir is not None:
-            write_pdf(pdf_dir, number, pdf)
-        template = "credit_note_issued" if doc.is_credit else "invoice_issued"
-        with conn.cursor() as cur:
-            cur.execute("""select preferred_channel, email, phone from marts.dim_clients where client_id = %s""",
-                        (doc.bill_to.client_id,))
-            found = cur.fetchone()
-        conn.commit()
-        client = dict(zip(("preferred_channel", "email", "phone"), found, strict=True)) if found else {}
-        way = route(client)
-        message = compose(doc, way, template, pdf)
-        if way.channel == "portal":
-            _post_notice(conn, doc, message.message_key)
-        deliver(conn, channels, message, client_id=doc.bill_to.client_id, template=template,
-                for_date=doc.issue_date, summary=summary, invoice_id=doc.invoice_id, link=signed_link,
-                backoff_seconds=backoff_seconds)
+    with ExitStack() as stack:
+        pool = _render_pool(stack, len(unsent))
+        for start in range(0, len(unsent), RENDER_BATCH):
+            batch = []
+            for number in unsent[start:start + RENDER_BATCH]:
+                doc = load_document(conn, number)
+                conn.commit()
+                batch.append(with_message_links(conn, doc))
+            docs = [doc for doc, _ in batch]
+            pdfs = list(pool.map(render_pdf, docs, chunksize=4)) if pool else [render_pdf(doc) for doc in docs]
+            for (doc, signed_link), pdf in zip(batch, pdfs, strict=True):
+                _send(conn, channels, doc, signed_link, pdf, pdf_dir, summary, backoff_seconds)
     if pdf_dir is not None:
         for number in _numbers(conn, f"select i.invoice_number {issued} order by i.invoice_number", (through,)):
             if not pdf_path(pdf_dir, number).exists():

@@ -216,3 +216,34 @@ def test_every_issued_invoice_has_its_pdf_and_each_channel_its_form(db, tmp_path
         links = dict(cur.fetchall())
     assert links["INV-2026-000002:invoice_issued:sms"].endswith("/invoices/INV-2026-000002/pay")  # the signed link
     assert links["CN-2026-000001:credit_note_issued:sms"].endswith("/invoices/CN-2026-000001")  # nothing to pay
+
+
+def test_many_documents_render_on_worker_processes_and_go_out_once_in_number_order(db, tmp_path, monkeypatch):
+    """Past POOL_FROM documents, PDFs are rendered by worker processes in batches; each batch
+    is then sent in invoice-number order, each document once, its own PDF kept."""
+    import subprocess
+
+    from billing import delivery
+
+    monkeypatch.setattr(delivery, "POOL_FROM", 2)
+    monkeypatch.setattr(delivery, "RENDER_BATCH", 3)  # three batches for seven documents
+    numbers = [f"INV-2026-00000{n}" for n in range(1, 8)]
+    for number, client in zip(numbers, ["C-E", "C-S", "C-P"] * 3, strict=False):
+        _invoice(db, number, client)
+    summary = deliver_invoices(db, _file_channels(tmp_path), date(2026, 10, 31), pdf_dir=tmp_path / "pdfs",
+                               backoff_seconds=0)
+    assert sum(summary.by_channel.values()) == 7
+    for number in numbers:
+        text = subprocess.run(["pdftotext", str(tmp_path / "pdfs" / f"{number}.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert number in text
+        assert not any(other in text for other in numbers if other != number)
+    with db.cursor() as cur:
+        cur.execute("""select i.invoice_number from billing.messages m join billing.invoices i using (invoice_id)
+                       order by m.message_id""")
+        sent = [row[0] for row in cur.fetchall()]
+    db.commit()
+    assert sent == numbers
+    again = deliver_invoices(db, _file_channels(tmp_path), date(2026, 10, 31), pdf_dir=tmp_path / "pdfs",
+                             backoff_seconds=0)
+    assert sum(again.by_channel.values()) == 0
