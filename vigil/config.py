@@ -68,20 +68,25 @@ def payments_mode() -> str:
     return mode
 
 
+def _non_negative(name: str, default: float, unit: str) -> float:
+    """A non-negative number from the environment, or `default` when unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of {unit}") from None
+    if value < 0:
+        raise ConfigError(f"{name}={text!r} must not be negative")
+    return value
+
+
 def inbox_settle_seconds() -> float:
     """``VIGIL_INBOX_SETTLE_SECONDS`` (default 30): how long a file in the watched inbox must
     be left unchanged before the sensor and the schedule read it, so a file still being
     copied is not ingested half-written. `vigil run --inbox` reads everything at once."""
-    text = os.environ.get("VIGIL_INBOX_SETTLE_SECONDS", "").strip()
-    if not text:
-        return 30.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"VIGIL_INBOX_SETTLE_SECONDS={text!r} is not a number of seconds") from None
-    if value < 0:
-        raise ConfigError(f"VIGIL_INBOX_SETTLE_SECONDS={text!r} must not be negative")
-    return value
+    return _non_negative("VIGIL_INBOX_SETTLE_SECONDS", 30.0, "seconds")
 
 
 def inbox_archive() -> Path | None:
@@ -91,18 +96,8 @@ def inbox_archive() -> Path | None:
     return Path(text).expanduser().resolve() if text else None
 
 
-
 def full_build_days() -> float:
     """``VIGIL_FULL_BUILD_DAYS`` (default 7): the marts are built incrementally, and whole again
     at least this often (its result compared with the incremental one); 0 builds them whole
     every run."""
-    text = os.environ.get("VIGIL_FULL_BUILD_DAYS", "").strip()
-    if not text:
-        return 7.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} is not a number of days") from None
-    if value < 0:
-        raise ConfigError(f"VIGIL_FULL_BUILD_DAYS={text!r} must not be negative")
-    return value
+    return _non_negative("VIGIL_FULL_BUILD_DAYS", 7.0, "days")
