@@ -32,6 +32,7 @@ from billing.documents import (
 )
 from billing.messaging.channels import Channels, OutgoingMessage
 from billing.messaging.outbox import SendSummary, deliver, settle_interrupted
+from vigil.clock import Seconds
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _render_pool(stack: ExitStack, documents: int) -> ProcessPoolExecutor | None
 
 
 def _send(conn, channels: Channels, doc: InvoiceDocument, signed_link: str | None, pdf: bytes,
-          pdf_dir: Path | None, summary: SendSummary, backoff_seconds: float) -> None:
+          pdf_dir: Path | None, summary: SendSummary, backoff_seconds: Seconds) -> None:
     """Keep the PDF, then send the document once through the client's channel."""
     if pdf_dir is not None:
         write_pdf(pdf_dir, doc.number, pdf)
@@ -127,7 +128,7 @@ def _send(conn, channels: Channels, doc: InvoiceDocument, signed_link: str | Non
 
 
 def deliver_invoices(conn: psycopg2.extensions.connection, channels: Channels, through: date,
-                     pdf_dir: Path | None = None, backoff_seconds: float = 1.0) -> SendSummary:
+                     pdf_dir: Path | None = None, backoff_seconds: Seconds = 1.0) -> SendSummary:
     """Send every issued invoice and credit note (issue date on or before `through`) not yet
     sent, and keep every issued one's PDF in `pdf_dir` (rendered when missing)."""
     summary = SendSummary()

@@ -23,6 +23,7 @@ from billing.ledger import apply_credit
 from billing.rating import DraftInvoice, RatingInputs, draft_invoices
 from billing.rating.invoices import build_context
 from billing.rating.taxes import parse_tax_rows
+from vigil.clock import Seconds
 
 VOID_REASON = "nothing left to bill for this cycle (its records were excluded or re-rated away) before it was issued"
 
@@ -40,7 +41,7 @@ class IssueSummary:
     voided: int = 0
     adjusted: list[str] = field(default_factory=list)  # originals whose difference went onto a new invoice
     credit_notes: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # load, rating, persist: where the time went
+    seconds: dict[str, Seconds] = field(default_factory=dict)  # load, rating, persist: where the time went
     cycles: int = -1  # (client, cycle) pairs read; -1: every cycle
 
 

@@ -26,6 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil import config, db
 
+# A duration in seconds (waits, retry backoff, timings): never an amount of money, which is
+# Decimal everywhere (billing/rating/money.py).
+Seconds = float
+
 DEFAULT_TIMEZONE = "UTC"
 # Partitions start here when nothing better is known: early enough for any data a fresh
 # deployment may hold, so no run ever asks for a day the definitions do not have.

@@ -26,6 +26,7 @@ from billing.collections.reminders import send_reminders
 from billing.ledger import apply_client_credits
 from billing.messaging.channels import Channels
 from billing.messaging.outbox import SendSummary, settle_interrupted
+from vigil.clock import Seconds
 
 LOCK = "vigil.collections"
 
@@ -67,7 +68,7 @@ def latest_day(conn) -> date | None:
 
 
 def run_day(conn, day: date, *, gateway, channels: Channels, summary: CollectionsSummary, company_facts: dict,
-            backoff_seconds: float = 1.0, now: datetime | None = None, replay: bool = False) -> None:
+            backoff_seconds: Seconds = 1.0, now: datetime | None = None, replay: bool = False) -> None:
     """Every step of one business day, in order. A `replay` (a day before the latest one
     processed) acts only on what is dated by then: nobody is asked anything new."""
     counts = summary.per_day.setdefault(day, Counter())
@@ -111,7 +112,7 @@ def run_day(conn, day: date, *, gateway, channels: Channels, summary: Collection
 
 
 def run_days(conn, first: date, last: date, *, gateway, channels: Channels, payments_mode: str = "off",
-             backoff_seconds: float = 1.0, now: datetime | None = None) -> CollectionsSummary:
+             backoff_seconds: Seconds = 1.0, now: datetime | None = None) -> CollectionsSummary:
     """Run every day first..last in order. `gateway` None: auto-pay is off (nothing is
     charged, and reminders, receipts of payments received and dunning go on)."""
     summary = CollectionsSummary(first=first, last=last, payments_mode=payments_mode)

@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from billing import charts
 from vigil import currency
 
 
@@ -23,30 +23,34 @@ from vigil import currency
 class Kpis:
     through: date
     paid_invoices: int = 0
-    days_to_pay_median: float | None = None
+    days_to_pay_median: Decimal | None = None
     days_to_pay_p90: int | None = None
     autopay_attempts: int = 0
-    autopay_success_rate: float | None = None
+    autopay_success_rate: Decimal | None = None  # a ratio, 4 places
     failed_invoices: int = 0
-    recovery_rate: float | None = None
+    recovery_rate: Decimal | None = None
     delinquent: dict[str, Decimal] = field(default_factory=dict)  # currency -> balance
     in_collections: dict[str, Decimal] = field(default_factory=dict)
     days: list[dict] = field(default_factory=list)  # per day of the window
 
 
-def _median(values: list[int]) -> float | None:
+def _median(values: list[int]) -> Decimal | None:
     if not values:
         return None
     ordered = sorted(values)
     middle = len(ordered) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return Decimal(ordered[middle]) if len(ordered) % 2 else Decimal(ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _nearest_rank(values: list[int], share: float) -> int | None:
+def _nearest_rank(values: list[int], share: Decimal) -> int | None:
     if not values:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _ratio(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")) if whole else None
 
 
 def last_processed_day(conn) -> date | None:
@@ -124,11 +128,11 @@ def compute(conn, first: date, through: date, window_days: int = 31) -> Kpis:
     conn.commit()
     result.paid_invoices = len(days_to_pay)
     result.days_to_pay_median = _median(days_to_pay)
-    result.days_to_pay_p90 = _nearest_rank(days_to_pay, 0.9)
+    result.days_to_pay_p90 = _nearest_rank(days_to_pay, Decimal("0.9"))
     result.autopay_attempts = settled
-    result.autopay_success_rate = round(succeeded / settled, 4) if settled else None
+    result.autopay_success_rate = _ratio(succeeded, settled)
     result.failed_invoices = failed
-    result.recovery_rate = round(recovered / failed, 4) if failed else None
+    result.recovery_rate = _ratio(recovered, failed)
     return result
 
 
@@ -146,19 +150,12 @@ def markdown_table(kpis: Kpis) -> str:
     return "\n".join(rows)
 
 
-def bar_chart(kpis: Kpis, width: int = 620, height: int = 120) -> str:
-    """Money collected per day as an inline SVG image (Markdown), small enough for the event log."""
-    values = [float(row["collected"]) for row in kpis.days]
-    if not values:
+def bar_chart(kpis: Kpis) -> str:
+    """Money collected per day as an inline SVG image (Markdown) for the event log, drawn by
+    the one chart module the console and the monthly KPIs use."""
+    if not kpis.days:
         return ""
-    top = max(values) or 1.0
-    step = width / len(values)
-    scale = (height - 24) / top
-    bars = "".join(
-        f'<rect x="{n * step + 1:.1f}" y="{height - 14 - value * scale:.1f}" width="{max(step - 2, 1):.1f}" '
-        f'height="{value * scale:.1f}" fill="#1d4f91"/>' for n, value in enumerate(values))
-    label = (f'<text x="2" y="{height - 2}" font-size="10">{kpis.days[0]["day"]}</text>'
-             f'<text x="{width - 62}" y="{height - 2}" font-size="10">{kpis.days[-1]["day"]}</text>'
-             f'<text x="2" y="10" font-size="10">collected per day, max {top:.2f}</text>')
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{bars}{label}</svg>'
-    return f"![money collected per day](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+    title = f"Collected per day, {kpis.days[0]['day']} .. {kpis.days[-1]['day']}"
+    svg = charts.bar_chart(title, [str(row["day"].day) for row in kpis.days], [row["collected"] for row in kpis.days],
+                           value_labels=False)
+    return f"![money collected per day]({charts.data_uri(svg)})"

@@ -20,6 +20,7 @@ from billing.messaging.channels import Channels, OutgoingMessage
 from billing.messaging.outbox import SendSummary, deliver
 from billing.short_links import shorten
 from vigil import currency
+from vigil.clock import Seconds
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("billing", "templates/collections"),
@@ -195,7 +196,7 @@ def _short(conn, message: Message) -> str | None:
 
 def send(conn, channels: Channels, message: Message, *, key_part: str | None, summary: SendSummary,
          invoice_id: int | None, company_facts: dict, payment_ref: str | None = None,
-         backoff_seconds: float = 1.0) -> int:
+         backoff_seconds: Seconds = 1.0) -> int:
     """Send a message through each of its channels, at most once per key; returns how many
     went out now. `key_part` is the attempt or payment part of the key, if any. The portal
     channel also posts a notice on the client's portal page (as invoices do)."""

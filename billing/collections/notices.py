@@ -20,6 +20,7 @@ from billing.ledger import balance_on
 from billing.links import PAY_LINK_DAYS, portal_link
 from billing.messaging.channels import Channels
 from billing.messaging.outbox import SendSummary
+from vigil.clock import Seconds
 
 CLIENT_COLUMNS = "c.client_id, c.client_name, c.email, c.phone, c.preferred_channel"
 
@@ -47,7 +48,7 @@ def _applied(cur, column: str, value, code: str) -> tuple[list[tuple[str, str]],
 
 
 def send_receipts(conn, channels: Channels, day: date, summary: SendSummary, company: dict,
-                  backoff_seconds: float = 1.0) -> int:
+                  backoff_seconds: Seconds = 1.0) -> int:
     sent = 0
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
@@ -111,7 +112,7 @@ def next_retry(history: list[schedule.Attempt], failed_no: int) -> date | None:
 
 
 def send_failure_notices(conn, channels: Channels, day: date, summary: SendSummary, company: dict,
-                         backoff_seconds: float = 1.0) -> int:
+                         backoff_seconds: Seconds = 1.0) -> int:
     sent = 0
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(

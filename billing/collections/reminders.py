@@ -16,12 +16,13 @@ from billing.collections.methods import methods_in_force
 from billing.links import PAY_LINK_DAYS, portal_link
 from billing.messaging.channels import Channels
 from billing.messaging.outbox import SendSummary
+from vigil.clock import Seconds
 
 DUE_OFFSETS = sorted(schedule.REMINDERS)
 
 
 def send_reminders(conn, channels: Channels, day: date, summary: SendSummary, company: dict,
-                   backoff_seconds: float = 1.0) -> int:
+                   backoff_seconds: Seconds = 1.0) -> int:
     due_dates = [day - timedelta(days=offset) for offset in DUE_OFFSETS]
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         methods = methods_in_force(cur, day)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from billing.messaging.channels import Channels, OutgoingMessage, SendError
+from vigil.clock import Seconds
 
 TRIES = 3
 
@@ -52,7 +53,7 @@ def _mark_failed(conn, message_id: int, reason: str, attempts: int) -> None:
 
 
 def _send_with_retries(conn, channels: Channels, message: OutgoingMessage, message_id: int,
-                       backoff_seconds: float) -> bool:
+                       backoff_seconds: Seconds) -> bool:
     for attempt in range(1, TRIES + 1):
         try:
             provider_ref = channels.send(message)
@@ -69,7 +70,7 @@ def _send_with_retries(conn, channels: Channels, message: OutgoingMessage, messa
 
 def deliver(conn, channels: Channels, message: OutgoingMessage, *, client_id: str, template: str, for_date: date,
             summary: SendSummary, invoice_id: int | None = None, contract_id: str | None = None,
-            link: str | None = None, backoff_seconds: float = 1.0) -> bool:
+            link: str | None = None, backoff_seconds: Seconds = 1.0) -> bool:
     """Record and send one message unless its key was recorded before. True when sent now."""
     with conn, conn.cursor() as cur:
         cur.execute(

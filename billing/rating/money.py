@@ -17,7 +17,7 @@ def minor_unit(currency: str = "USD") -> Decimal:
 
 
 def dec(value: object) -> Decimal:
-    """A Decimal from a contract or mart value; numbers go through str so no binary float leaks in."""
+    """A Decimal from a contract or mart value; numbers go through str so no binary fraction leaks in."""
     if isinstance(value, Decimal):
         return value
     if value is None or isinstance(value, bool):

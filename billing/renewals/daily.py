@@ -23,6 +23,7 @@ from billing.renewals.options import monitoring_ladder, options_for, price_rows
 from billing.renewals.summary import billed_summary
 from billing.renewals.timeline import offer_due, steps_due
 from billing.short_links import shorten
+from vigil.clock import Seconds
 
 STEP_TEMPLATES = {"reminder": "renewal_reminder", "auto_notice": "renewal_auto_notice"}
 STEP_COLUMNS = {"reminder": "reminded_on", "auto_notice": "auto_notice_on", "sales_alert": "sales_alerted_on"}
@@ -45,7 +46,7 @@ class _Run:
     """What a run reads once for all its days: the contracts in force, their clients, the
     company (the marts do not change during a run), and how it sends."""
 
-    def __init__(self, conn, channels: Channels, summary: RenewalRunSummary, backoff_seconds: float):
+    def __init__(self, conn, channels: Channels, summary: RenewalRunSummary, backoff_seconds: Seconds):
         self.conn, self.channels, self.summary, self.backoff = conn, channels, summary, backoff_seconds
         self.contracts = store.contracts(conn)
         self.clients = store.clients(conn)
@@ -164,7 +165,7 @@ def run_day(run: _Run, day: date) -> None:
             run.conn.commit()
 
 
-def run_days(conn, channels: Channels, first: date, last: date, backoff_seconds: float = 1.0) -> RenewalRunSummary:
+def run_days(conn, channels: Channels, first: date, last: date, backoff_seconds: Seconds = 1.0) -> RenewalRunSummary:
     """Every day first..last in order; idempotent."""
     summary = RenewalRunSummary()
     settle_interrupted(conn, channels, summary.messages)

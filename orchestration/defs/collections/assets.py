@@ -113,12 +113,12 @@ def collections_kpis(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(metadata={
         "through": last.isoformat(),
         "paid_invoices": found.paid_invoices,
-        "days_to_pay_median": dg.MetadataValue.float(found.days_to_pay_median)
+        "days_to_pay_median": dg.MetadataValue.float(float(found.days_to_pay_median))
         if found.days_to_pay_median is not None else "no invoice paid yet",
         "days_to_pay_p90": found.days_to_pay_p90 if found.days_to_pay_p90 is not None else "no invoice paid yet",
-        "autopay_success_rate": dg.MetadataValue.float(found.autopay_success_rate)
+        "autopay_success_rate": dg.MetadataValue.float(float(found.autopay_success_rate))
         if found.autopay_success_rate is not None else "no auto-pay attempt yet",
-        "recovery_rate": dg.MetadataValue.float(found.recovery_rate)
+        "recovery_rate": dg.MetadataValue.float(float(found.recovery_rate))
         if found.recovery_rate is not None else "no failed auto-pay yet",
         "amount_delinquent": kpis.amounts(found.delinquent),
         "amount_in_collections": kpis.amounts(found.in_collections),
