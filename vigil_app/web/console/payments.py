@@ -45,9 +45,16 @@ async def payments_page(request: Request) -> Response:
                where i.invoice_number like 'INV-%%' and i.status not in ('paid', 'void', 'held')
                order by i.due_date, i.invoice_number""",
         )
-        attempts = store.rows(conn, "select * from billing.payment_attempts order by invoice_id, attempt_no")
+        open_ids = [invoice["invoice_id"] for invoice in open_invoices]
+        attempts = store.rows(conn, """select invoice_id, status from billing.payment_attempts
+                                       where invoice_id = any(%s)""", (open_ids,))
         messages = store.rows(conn, """select invoice_id, template, channel, status, business_date from billing.messages
-                                       where invoice_id is not null order by business_date, message_id""")
+                                       where invoice_id = any(%s) order by business_date, message_id""", (open_ids,))
+        processed = latest_day(conn)
+        first_day = max(today, processed + timedelta(days=1)) if processed else today
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            methods = methods_in_force(cur, first_day)
+            history = autopay_history(cur, open_ids)
     by_invoice: dict[int, list[dict]] = {}
     for attempt in attempts:
         by_invoice.setdefault(attempt["invoice_id"], []).append(attempt)
@@ -66,11 +73,6 @@ async def payments_page(request: Request) -> Response:
         queue.append({**invoice, "days_overdue": max((today - invoice["due_date"]).days, 0),
                       "failures": sum(1 for a in mine if a["status"] == "failed"),
                       "last_message": last_message.get(invoice["invoice_id"])})
-    with db.transaction() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        processed = latest_day(conn)
-        first_day = max(today, processed + timedelta(days=1)) if processed else today
-        methods = methods_in_force(cur, first_day)
-        history = autopay_history(cur, [row["invoice_id"] for row in queue])
     for row in queue:
         method = methods.get(row["client_id"])
         row["next"] = schedule.upcoming_step(
