@@ -93,12 +93,18 @@ class ServerParams:
                 env[LIBPQ_ENVIRONMENT[option]] = value
         return env
 
-    def sqlalchemy_url(self, database: str) -> str:
+    def sqlalchemy_url(self, database: str, settings: dict[str, str] | None = None) -> str:
         """A ``postgresql+psycopg2://`` URL: a bare ``postgresql://`` picks psycopg 3 under
         SQLAlchemy 2.1 and breaks dagster-postgres's LISTEN/NOTIFY. The URL options ride along
-        as query parameters, which SQLAlchemy hands to libpq."""
+        as query parameters, which SQLAlchemy hands to libpq; `settings` become session
+        settings (libpq's ``options=-c name=value``) after any the URL gave."""
         auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
         query = list(self.options)
+        if settings:
+            given = " ".join(value for name, value in query if name == "options")
+            extra = " ".join(f"-c {name}={value}" for name, value in settings.items())
+            query = [(name, value) for name, value in query if name != "options"]
+            query.append(("options", f"{given} {extra}".strip()))
         if self.host.startswith("/"):
             query = [("host", self.host), ("port", str(self.port)), *query]
             location = ""
