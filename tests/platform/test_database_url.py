@@ -114,3 +114,28 @@ def test_a_resource_connection_never_migrates(warehouse, monkeypatch):
         with admin.cursor() as cur:
             cur.execute(f'drop database "{fresh}" with (force)')
         admin.close()
+
+
+def test_session_settings_join_the_urls_own_options(external):
+    """Dagster's storage URL adds its commit setting after the libpq options the URL gave."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(external.sqlalchemy_url(external.dagster_db, {"synchronous_commit": "off"}))
+    assert url.query["options"] == "-c synchronous_commit=off"
+    assert url.query["application_name"] == "vigil-prod"
+
+
+@pytest.mark.integration
+def test_dagster_bookkeeping_commits_asynchronously_and_the_ledger_synchronously(warehouse):
+    """A run stores thousands of Dagster events, each its own commit: Dagster's database does
+    not wait for the WAL flush; the warehouse (payments, invoices) still does."""
+    from dagster import DagsterInstance
+
+    from vigil import services
+
+    services.prepare_instance()
+    with DagsterInstance.get() as instance, instance.event_log_storage._engine.connect() as dagster_conn:
+        assert dagster_conn.exec_driver_sql("show synchronous_commit").scalar() == "off"
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("show synchronous_commit")
+        assert cur.fetchone()[0] == "on"
