@@ -57,7 +57,7 @@ class RefColumn:
                 self.flat.rename("ref").to_frame()
                 .with_columns(owner=owner)
                 .group_by("owner", maintain_order=True)
-                .agg(quoted.str.join(","))
+                .agg(quoted.str.join(",").alias("ref"))
             )
             texts = dict(zip(joined["owner"].to_list(), joined["ref"].to_list(), strict=True))
             self._literals = ["{" + texts.get(owner, "") + "}" for owner in range(len(self))]
