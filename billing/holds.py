@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from billing.rating import DraftInvoice
+from billing.rating.refs import refs_among
 
 
 def with_candidate_contracts(findings: list[dict], contracts: list[dict]) -> list[dict]:
@@ -41,7 +42,8 @@ def holds_for(draft: DraftInvoice, findings: list[dict]) -> list[dict]:
       it holds only those of them with a contract of the client that bills usage and is
       active on the record's service date (any usage contract when none is active).
     - A finding without evidence holds the client's arrears invoice of its site and period."""
-    covered = set(draft.covered_refs)
+    # Only the cited refs the invoice covers, found without listing all it covers in Python.
+    covered = refs_among(draft.covered_refs, {ref for finding in findings for ref in finding["evidence"] or []})
     reasons = []
     for finding in findings:
         evidence = set(finding["evidence"] or [])

@@ -14,6 +14,7 @@ import psycopg2.extras
 from billing.adjustments import ISSUED_STATUSES, IssuedRecord, Original
 from billing.rating import DraftInvoice, RatingInputs
 from billing.rating.model import IssuedGroup
+from billing.rating.refs import pg_text_array
 
 _FACTS = {
     "shifts": "fct_guard_shifts",
@@ -179,6 +180,8 @@ def next_number(cur, prefix: str, year: int) -> str:
 
 
 def write_lines(cur, invoice_id: int, draft: DraftInvoice) -> None:
+    """A line's refs go as one text[] literal made in polars when they are a column's slice
+    (rated guard hours), so a million cited shifts never become Python strings here."""
     cur.execute("delete from billing.invoice_lines where invoice_id = %s", (invoice_id,))
     psycopg2.extras.execute_values(
         cur,
@@ -186,9 +189,10 @@ def write_lines(cur, invoice_id: int, draft: DraftInvoice) -> None:
                unit, unit_price, amount, tax_jurisdiction, source_refs, explanation) values %s""",
         [
             (invoice_id, n, ln.site_id, ln.category, ln.description, ln.quantity, ln.unit, ln.unit_price,
-             ln.amount, ln.tax_jurisdiction, list(ln.source_refs), ln.explanation)
+             ln.amount, ln.tax_jurisdiction, pg_text_array(ln.source_refs), ln.explanation)
             for n, ln in enumerate(draft.lines, start=1)
         ],
+        template="(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s)",
     )
 
 

@@ -18,12 +18,21 @@ class Context:
     clients: dict[str, dict]
     excluded: frozenset[str]
     _cycles: dict[tuple[str, date], Cycle] = field(default_factory=dict)
+    _last_cycle: dict[str, Cycle] = field(default_factory=dict)
 
     def cycle(self, contract_id: str, day: date) -> Cycle:
         key = (contract_id, day)
         cy = self._cycles.get(key)
         if cy is None:
-            cy = self._cycles[key] = cycle_of(self.contracts[contract_id], day)
+            # Every day of a cycle inside the contract has that cycle: the contract's last one
+            # found answers most new days (rows come in date runs) without computing it again.
+            last = self._last_cycle.get(contract_id)
+            contract = self.contracts[contract_id]
+            if last is not None and last.start <= day <= last.end and contract.start_date <= day <= contract.end_date:
+                cy = last
+            else:
+                cy = self._last_cycle[contract_id] = cycle_of(contract, day)
+            self._cycles[key] = cy
         return cy
 
     def cycle_starts(self, keys: pl.DataFrame, date_col: str) -> pl.DataFrame:

@@ -146,6 +146,9 @@ def per_key_and_date(
     index = key.cast(pl.Int64) * span + (days - first)
 
     def pairs(indexes: list[int]) -> list:
-        return compute([(i // span, EPOCH + timedelta(days=first + i % span)) for i in indexes])
+        if span > 4 * len(indexes):  # dates far apart: make only those asked for
+            return compute([(i // span, EPOCH + timedelta(days=first + i % span)) for i in indexes])
+        dates = [EPOCH + timedelta(days=first + offset) for offset in range(span)]  # each date made once
+        return compute([(i // span, dates[i % span]) for i in indexes])
 
     return per_distinct(index, n_keys * span, pairs, dtype)

@@ -21,6 +21,7 @@ from billing.rating.hour_terms import DOUBLE, EPOCH, OVERTIME, DecimalCodes, per
 from billing.rating.lines import CATEGORY_LABEL, Line, service_label
 from billing.rating.money import ONE, dec, fmt, hours, round_half_up
 from billing.rating.overtime import apply_hour_tiers, label_overtime
+from billing.rating.refs import SourceRefs, grouped
 from billing.rating.shift_pieces import BillableShifts, billable_shifts, split_into_pieces
 from billing.rating.timeutil import UTC_DT
 
@@ -33,7 +34,8 @@ MINIMUM_SHIFT = CATEGORIES.index("minimum_shift_adjustment")
 class HoursResult:
     lines: list[Line]
     billed: pl.DataFrame  # guard_id, site_id, start, end: billed shift intervals (incidents subtract them)
-    covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref: every shift record of a cycle
+    covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref, ref_rank: every shift record of a cycle
+    ref_texts: pl.Series  # the shift records' distinct refs in text order: ref_rank and the lines' refs index it
 
 
 def _rate_codes(
@@ -280,7 +282,7 @@ def rate_hours(ctx: Context, shifts: pl.DataFrame) -> HoursResult:
         ]
     )
     lines = _lines(ctx, billable, rated, rates, multipliers, holiday_names)
-    return HoursResult(lines, billed, billable.covered)
+    return HoursResult(lines, billed, billable.covered, billable.ref_texts)
 
 
 def _minimum_shift(
@@ -346,32 +348,13 @@ def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
     return rated.select(pl.struct(list(sizes)).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
 
 
-def _source_refs(rated: pl.DataFrame, source_ref: pl.Series) -> dict[int, tuple[str, ...]]:
-    """Each line's distinct source refs in text order. Refs are ranked once (one sort of the
-    record strings); each line's refs are then a sort of integers."""
-    order = source_ref.arg_sort()
-    in_order = source_ref.gather(order)
-    new_text = in_order.ne_missing(in_order.shift(1))
-    rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
-    ref_rank = pl.zeros(source_ref.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
-    texts = in_order.filter(new_text)
-    # (line, ref rank) pairs as one integer, the line above the rank: sorted, deduplicated.
-    rank_bits = max(int(texts.len()).bit_length(), 1)
-    line_key = rated["line_key"]
-    if int(line_key.max()).bit_length() + rank_bits > 62:
-        distinct = line_key.unique()
-        line_key = line_key.replace_strict(distinct, pl.int_range(distinct.len(), eager=True), return_dtype=pl.Int64)
-    else:
-        distinct = None
-    packed = (line_key * (1 << rank_bits) + ref_rank.gather(rated["record_row"])).sort()
-    packed = packed.filter(packed.ne_missing(packed.shift(1)))
-    line_of_pair = packed // (1 << rank_bits)
-    starts = line_of_pair.ne_missing(line_of_pair.shift(1)).arg_true()
-    keys = line_of_pair.gather(starts)
-    keys = (keys if distinct is None else distinct.gather(keys)).to_list()
-    strings = texts.gather(packed % (1 << rank_bits)).to_list()
-    bounds = [*starts.to_list(), len(strings)]
-    return {key: tuple(strings[bounds[i] : bounds[i + 1]]) for i, key in enumerate(keys)}
+def _source_refs(rated: pl.DataFrame, billable: BillableShifts) -> dict[int, SourceRefs]:
+    """Each line's distinct source refs in text order, as slices of one RefColumn (no Python
+    string per ref): the records' refs were ranked once (billable_shifts), so each line's refs
+    are a sort of integers."""
+    ranks = billable.records["ref_rank"].gather(rated["record_row"])
+    column, keys = grouped(rated["line_key"], ranks, billable.ref_texts)
+    return {key: column.refs(i) for i, key in enumerate(keys)}
 
 
 def _lines(
@@ -415,7 +398,7 @@ def _lines(
         holidays=pl.col("holiday_code").drop_nulls().unique(),
         events=pl.col("event_rank").drop_nulls().unique(),
     )
-    refs_of_line = _source_refs(rated, billable.records["source_ref"])
+    refs_of_line = _source_refs(rated, billable)
     event_names = dict(
         zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -15,13 +16,14 @@ from billing.rating.context import Context
 from billing.rating.contracts import parse_contract
 from billing.rating.cycles import advance_dates, arrears_dates
 from billing.rating.frames import INCIDENTS, PATROLS, SHIFTS, normalize
-from billing.rating.hours import rate_hours
+from billing.rating.hours import HoursResult, rate_hours
 from billing.rating.incidents import rate_incidents
 from billing.rating.lines import Line
 from billing.rating.model import DraftInvoice, DraftLine, IssuedGroup, RatingInputs
 from billing.rating.money import ZERO, fmt, price, round_half_up
 from billing.rating.patrols import rate_patrols
 from billing.rating.recurring import rate_recurring
+from billing.rating.refs import RefColumn, unite
 from billing.rating.taxes import compute_taxes, parse_tax_rows, tax_explanation
 
 _SITE_ORDER_KEYS = ("site_position", "position", "ordinal", "site_order")
@@ -51,21 +53,36 @@ def build_context(inputs: RatingInputs) -> Context:
     return Context(contracts=contracts, sites=sites, clients=clients, excluded=frozenset(inputs.excluded_refs))
 
 
-def _covered_index(frames: list[pl.DataFrame]) -> dict[tuple[str, date], list[tuple[str | None, list[str]]]]:
-    """(contract, cycle start) -> [(site, its refs)], grouped by polars rather than row by row."""
-    out: dict[tuple[str, date], list[tuple[str | None, list[str]]]] = defaultdict(list)
-    parts = [f.select("contract_id", "cycle_start", "site_id", "source_ref") for f in frames if f.height]
-    if not parts:
-        return out
-    grouped = (
-        pl.concat(parts, how="vertical_relaxed")
-        .filter(pl.col("source_ref").is_not_null())
-        .group_by("contract_id", "cycle_start", "site_id")
-        .agg(pl.col("source_ref"))
+def _covered_refs(
+    groups: list[tuple[tuple[str, ...], date, str | None]],
+    line_refs: list[tuple[int, Sequence[str]]],
+    hours: HoursResult,
+    covered: list[pl.DataFrame],
+    unmatched: list[tuple[int, str]],
+) -> RefColumn:
+    """Each invoice's covered refs, united in polars: its lines' refs, every covered record of
+    its contracts' cycle (of its site when it is per site) and the records no contract claims.
+    `groups` holds (contract ids, cycle start, site or None) per invoice. Shift refs stay ranks
+    (hours.ref_texts), so a million of them are united and sorted as integers."""
+    targets = pl.DataFrame(
+        [(owner, cid, start, site) for owner, (cids, start, site) in enumerate(groups) for cid in cids],
+        schema={"owner": pl.Int64, "contract_id": pl.String, "cycle_start": pl.Date, "invoice_site": pl.String},
+        orient="row",
     )
-    for cid, start, site, refs in grouped.iter_rows():
-        out[(cid, start)].append((site, refs))
-    return out
+
+    def of_invoices(records: pl.DataFrame, *columns: str) -> pl.DataFrame:
+        return (
+            records.filter(pl.col("source_ref").is_not_null())
+            .select("contract_id", "cycle_start", "site_id", *columns)
+            .join(targets, on=["contract_id", "cycle_start"])
+            .filter(pl.col("invoice_site").is_null() | (pl.col("site_id") == pl.col("invoice_site")))
+            .select("owner", *columns)
+        )
+
+    ranked = [of_invoices(hours.covered, "ref_rank").rename({"ref_rank": "rank"})] if hours.covered.height else []
+    named = [of_invoices(frame, "source_ref").rename({"source_ref": "ref"}) for frame in covered if frame.height]
+    named.append(pl.DataFrame(unmatched, schema={"owner": pl.Int64, "ref": pl.String}, orient="row"))
+    return unite(hours.ref_texts, ranked, line_refs, named, len(groups))
 
 
 def _unmatched(ctx: Context, inputs: RatingInputs) -> dict[str, list[tuple[date, str | None, str]]]:
@@ -178,7 +195,6 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
     pinned_cycles = {(cid, group.cycle_start) for groups in pins.values() for group in groups
                      if group.kind == "advance" for cid in group.contract_ids}
     lines += rate_recurring(ctx, inputs.devices, through, pinned_cycles, wanted)
-    covered = _covered_index([hours.covered, inc_cov, pat_cov])
     unmatched = _unmatched(ctx, inputs)
     tax_rows = parse_tax_rows(inputs.tax_rates)
 
@@ -199,7 +215,10 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
         groups[group_key].append(line)
 
     taken = {pin.key for pin in pinned_to.values()}
-    out = []
+    out: list[DraftInvoice] = []
+    covers: list[tuple[tuple[str, ...], date, str | None]] = []
+    line_refs: list[tuple[int, Sequence[str]]] = []
+    unmatched_refs: list[tuple[int, str]] = []
     for group_key, glines in groups.items():
         client_id, kind, start, end, issue, due, site, _ = group_key
         client = ctx.clients.get(client_id) or {}
@@ -233,15 +252,13 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
         ]
         subtotal = sum((dl.amount for dl in draft_lines), ZERO)
         tax_total = sum((t.amount for t in tax_lines), ZERO)
-        refs = set().union(*(dl.source_refs for dl in draft_lines))
-        for cid in contract_ids:
-            for ref_site, site_refs in covered.get((cid, start), ()):
-                if not per_site or ref_site == site:
-                    refs.update(site_refs)
+        owner = len(out)
+        covers.append((contract_ids, start, site))
+        line_refs += [(owner, dl.source_refs) for dl in draft_lines]
         if kind == "arrears":
             for day, ref_site, ref in unmatched.get(client_id, ()):
                 if start <= day <= end and (not per_site or ref_site == site):
-                    refs.add(ref)
+                    unmatched_refs.append((owner, ref))
         pin = pinned_to.get(group_key)
         if pin is not None:
             key = pin.key
@@ -266,9 +283,11 @@ def draft_invoices(inputs: RatingInputs, through: date) -> list[DraftInvoice]:
                 subtotal=subtotal,
                 tax_total=tax_total,
                 total=subtotal + tax_total,
-                covered_refs=tuple(sorted(refs)),
+                covered_refs=(),
             )
         )
+    covered_refs = _covered_refs(covers, line_refs, hours, [inc_cov, pat_cov], unmatched_refs)
+    out = [dataclasses.replace(draft, covered_refs=covered_refs.refs(n)) for n, draft in enumerate(out)]
     out.sort(key=lambda d: (d.issue_date, d.client_id, d.kind, d.site_id or "", d.key))
     return out
 

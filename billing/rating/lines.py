@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -48,7 +49,7 @@ class Line:
     unit: str
     unit_price: Decimal
     amount: Decimal
-    source_refs: tuple[str, ...]
+    source_refs: Sequence[str]  # a tuple, or a SourceRefs slice of a shared column (refs.py)
     explanation: str
     detail: str = ""  # tie-breaker for a stable order (service type, code, ...)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -52,7 +53,7 @@ class DraftLine:
     unit_price: Decimal
     amount: Decimal
     tax_jurisdiction: str | None
-    source_refs: tuple[str, ...]
+    source_refs: Sequence[str]  # a tuple, or a SourceRefs slice of a shared column (refs.py)
     explanation: str
 
 
@@ -72,4 +73,4 @@ class DraftInvoice:
     subtotal: Decimal
     tax_total: Decimal
     total: Decimal
-    covered_refs: tuple[str, ...]
+    covered_refs: Sequence[str]  # likewise

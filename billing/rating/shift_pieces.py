@@ -17,6 +17,7 @@ from billing.rating.context import Context
 from billing.rating.contracts import Contract
 from billing.rating.frames import SHIFTS, normalize
 from billing.rating.hour_terms import HourTerms, hour_terms, per_key_and_date
+from billing.rating.refs import text_ranks
 from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
 
 PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
@@ -38,7 +39,8 @@ def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
     known = known.filter(pl.col("service_day").is_not_null())
     if known.height == 0:
         return known.select(
-            "contract_id", cycle_start=pl.lit(None, pl.Date), site_id="site_id", source_ref="source_ref"
+            "contract_id", cycle_start=pl.lit(None, pl.Date), site_id="site_id", source_ref="source_ref",
+            ref_rank="ref_rank",
         )
     contract_ids = list(ctx.contracts)
     cycle_start = per_key_and_date(
@@ -48,7 +50,9 @@ def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
         lambda pairs: [ctx.cycle(contract_ids[code], day).start for code, day in pairs],
         pl.Date,
     )
-    return known.select("contract_id", cycle_start=cycle_start, site_id="site_id", source_ref="source_ref")
+    return known.select(
+        "contract_id", cycle_start=cycle_start, site_id="site_id", source_ref="source_ref", ref_rank="ref_rank"
+    )
 
 
 def _rated_records(ctx: Context, records: pl.DataFrame, services: list[str]) -> pl.DataFrame:
@@ -150,7 +154,8 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
 class BillableShifts:
     records: pl.DataFrame  # the rated shift records, strings and all; `record_row` is a row of it
     shifts: pl.DataFrame  # one narrow row per billable shift, in (guard, contract, start) order
-    covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref of every covered record
+    covered: pl.DataFrame  # contract_id, cycle_start, site_id, source_ref, ref_rank of every covered record
+    ref_texts: pl.Series  # the records' distinct source refs in text order; `ref_rank` indexes it
     terms: HourTerms
     clock: ZoneClock
     sites: list[str]  # site code -> site_id
@@ -164,6 +169,9 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
         records = records.filter(~pl.col("source_ref").is_in(list(ctx.excluded)))
     contract_enum = pl.Enum(list(ctx.contracts))
     records = records.with_columns(contract_code=pl.col("contract_id").cast(contract_enum, strict=False).to_physical())
+    # Refs ranked once, here: lines and invoices then sort and unite them as integers.
+    ref_rank, ref_texts = text_ranks(records["source_ref"])
+    records = records.with_columns(ref_rank=ref_rank)
     covered = covered_records(ctx, records)
     services = records["service_type"].drop_nulls().unique().sort().to_list()
     records = records.with_columns(service_code=pl.col("service_type").cast(pl.Enum(services)).to_physical())
@@ -231,7 +239,7 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
         start_site_date=clock.local_date(shifts["billed_start_us"], shifts["site_zone"]),
         start_contract_date=clock.local_date(shifts["billed_start_us"], contract_zone),
     )
-    return BillableShifts(records, shifts, covered, terms, clock, sites, services)
+    return BillableShifts(records, shifts, covered, ref_texts, terms, clock, sites, services)
 
 
 def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: HourTerms, clock: ZoneClock):
