@@ -55,8 +55,8 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_rating.py
 
-# Hours on 2 cores: a cold range and one more day after 30 and 365 days (M), and an L-scale
-# day (docs/performance.md, "Pipeline"). Quicker: make bench-pipeline BENCH_ARGS="--runs S:30,S:90".
+# About half an hour on 2 cores: a cold range and one more day after 30 and 365 days (S), and
+# an L-scale day (docs/performance.md, "Pipeline"). Others: BENCH_ARGS="--runs M:30,M:365,L:30".
 bench-pipeline: setup
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
