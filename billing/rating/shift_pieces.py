@@ -20,8 +20,6 @@ from billing.rating.hour_terms import HourTerms, hour_terms, per_key_and_date
 from billing.rating.refs import text_ranks
 from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
 
-PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
-
 
 def hourly_priced(contract: Contract, service_type: str) -> bool:
     """Billed by the hour? A patrol shift on a contract with a visit fee and no hourly patrol
@@ -83,15 +81,29 @@ def _guard_codes(records: pl.DataFrame) -> pl.Series:
     return guard
 
 
+def _stable_order(key: pl.Series, key_bits: int) -> tuple[pl.Series, pl.Series]:
+    """Row positions that put `key` (integers in [0, 2**key_bits)) in order, equal keys in row
+    order, and the sorted keys. When the row number fits below the key in 62 bits this is
+    one sort of values on one thread: on this 2-core machine about half the CPU time of an arg
+    sort, and of a sort on two threads."""
+    row_bits = max(key.len().bit_length(), 1)
+    if key_bits + row_bits <= 62:
+        row = pl.int_range(key.len(), dtype=pl.Int64, eager=True)
+        packed = (key.cast(pl.Int64) * (1 << row_bits) + row).sort(multithreaded=False)
+        return (packed % (1 << row_bits)).cast(pl.get_index_type()), packed // (1 << row_bits)
+    order = key.to_frame("key").with_row_index("row").sort("key", maintain_order=True)["row"]
+    return order, key.gather(order)
+
+
 def _guard_start_order(shifts: pl.DataFrame, records: pl.DataFrame) -> pl.Series:
     """Row positions in (guard, rounded start) order, ties by shift id then source ref. One
     integer sort when no guard has two shifts starting at the same minute (the usual case)."""
     start_minute = shifts["billed_start_us"] // MINUTE_US
     relative = start_minute - start_minute.min()
-    if shifts["guard"].max() < 2**33 and relative.max() < 2**PACKED_BITS:
-        packed = shifts["guard"] * (1 << PACKED_BITS) + relative
-        order = packed.arg_sort()
-        sorted_key = packed.gather(order)
+    minute_bits = int(relative.max()).bit_length()
+    key_bits = int(shifts["guard"].max()).bit_length() + minute_bits
+    if key_bits <= 62:
+        order, sorted_key = _stable_order(shifts["guard"] * (1 << minute_bits) + relative, key_bits)
         if not (sorted_key == sorted_key.shift(1)).any():
             return order
     tie_breaks = records.select("shift_id", "source_ref").gather(shifts["record_row"])
@@ -132,13 +144,7 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
     # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
     group = trimmed["guard_rank"] * n_contracts + shifts["contract_code"].gather(trimmed["position"]).cast(pl.Int64)
     if not group.is_sorted():
-        row_bits = max(trimmed.height.bit_length(), 1)
-        if int(group.max()).bit_length() + row_bits <= 62:
-            # A stable sort as one integer sort: the row number breaks ties in the key.
-            row = pl.int_range(trimmed.height, dtype=pl.Int64, eager=True)
-            trimmed = trimmed.gather((group * (1 << row_bits) + row).arg_sort())
-        else:
-            trimmed = trimmed.with_columns(group=group).sort("group", maintain_order=True)
+        trimmed = trimmed.gather(_stable_order(group, int(group.max()).bit_length())[0])
     return (
         shifts.drop("billed_start_us", "guard")
         .gather(trimmed["position"])
