@@ -174,22 +174,14 @@ def combine(contract: Contract, overtime_class: int, holiday: bool, event: Decim
     return best, next(name for name, factor in factors if factor == best)
 
 
-def _explain(
-    contract: Contract,
-    category: str,
-    minutes: int,
-    rate: str,
-    mult: str,
-    weeks: list,
-    days: list,
-    hols: list,
-    evs: list,
-    tiered: bool,
-) -> str:
-    overtime = contract.overtime
+def _explain_head(minutes: int, rate: str, mult: str, tiered: bool) -> str:
     head = f"{fmt(hours(minutes))} h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
-    if tiered:
-        head += " (hour tier rate)"
+    return head + " (hour tier rate)" if tiered else head
+
+
+def _explain_rule(contract: Contract, category: str, weeks: list, days: list, hols: list, evs: list) -> str:
+    """The rule part of an hour line's explanation (the same for many lines of a contract)."""
+    overtime = contract.overtime
     weeks_txt = ", ".join(str(w) for w in weeks[:4]) + (" ..." if len(weeks) > 4 else "")
     wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[overtime.workweek_start]} 00:00 {contract.timezone})"
     if category == "regular_hours":
@@ -215,7 +207,7 @@ def _explain(
         rule = f"special event {', '.join(evs)}, stacking {contract.stacking}"
     else:
         rule = category
-    return f"{head} {rule}"
+    return rule
 
 
 LINE_COLUMNS = {
@@ -371,9 +363,11 @@ def _first_dates(bits: int, first: date, count: int) -> list[date]:
     return out
 
 
-def _explained_groups(rated: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, Callable[[dict], tuple[list, list]]]:
+def _explained_groups(
+    rated: pl.DataFrame, keys: list[str]
+) -> tuple[pl.DataFrame, list[str], Callable[[dict], tuple[list, list]]]:
     """One row per line key: its key columns, minutes, whether tiered, its holiday codes and
-    event ranks; and a function giving a row's first five workweeks (four are shown, and
+    event ranks; the columns and a function giving a row's first five workweeks (four are shown, and
     whether there are more) and first four days, which its explanation cites. When the data
     spans under 63 days, a line's distinct dates go through the group-by as the bits of one
     Int64 (bitwise or), a fraction of the cost of sorted unique lists per group, and become
@@ -394,7 +388,7 @@ def _explained_groups(rated: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFram
             holidays=pl.col("holiday_code").drop_nulls().unique(),
             events=pl.col("event_rank").drop_nulls().unique(),
         )
-        return grouped, lambda row: (row["weeks"], row["days"])
+        return grouped, ["weeks", "days"], lambda row: (row["weeks"], row["days"])
     week_bit = pl.lit(None, pl.Int64) if first_week is None else _date_bit("workweek", first_week)
     grouped = (
         rated.lazy()
@@ -421,13 +415,19 @@ def _explained_groups(rated: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFram
         pl.col("holidays").fill_null([]), pl.col("events").fill_null([])
     )
 
-    def dates(row: dict) -> tuple[list, list]:
-        weeks = _first_dates(row["_week_bits"] or 0, first_week, 5)
-        if row["_null_day"]:  # as a sorted unique list would have it: the null day first
-            return weeks, [None, *_first_dates(row["_day_bits"] or 0, first_day, 3)]
-        return weeks, _first_dates(row["_day_bits"] or 0, first_day, 4)
+    made: dict[tuple, tuple[list, list]] = {}  # lines share their weeks and days: each set made once
 
-    return grouped, dates
+    def dates(row: dict) -> tuple[list, list]:
+        key = (row["_week_bits"], row["_day_bits"], row["_null_day"])
+        if key not in made:
+            weeks = _first_dates(row["_week_bits"] or 0, first_week, 5)
+            if row["_null_day"]:  # as a sorted unique list would have it: the null day first
+                made[key] = weeks, [None, *_first_dates(row["_day_bits"] or 0, first_day, 3)]
+            else:
+                made[key] = weeks, _first_dates(row["_day_bits"] or 0, first_day, 4)
+        return made[key]
+
+    return grouped, ["_week_bits", "_day_bits", "_null_day"], dates
 
 
 def _date_bit(col: str, first: date) -> pl.Expr:
@@ -466,7 +466,7 @@ def _lines(
         "multiplier_code": len(multipliers.texts),
     }
     rated = rated.with_columns(line_key=_line_key(rated, sizes))
-    grouped, cited_dates = _explained_groups(rated, keys)
+    grouped, cited_columns, cited_dates = _explained_groups(rated, keys)
     refs_of_line = _source_refs(rated, billable)
     event_names = dict(
         zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
@@ -483,11 +483,20 @@ def _lines(
         rate=pl.Series(decode(grouped["rate_code"].to_list(), rates.texts), dtype=pl.String),
         mult=pl.Series(decode(grouped["multiplier_code"].to_list(), multipliers.texts), dtype=pl.String),
     ).sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
+    columns = ["line_key", "contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult"]
+    columns += ["minutes", "tiered", "holidays", "events", *cited_columns]
+    # Rule texts and Decimals repeat across lines: each is made once.
+    rules: dict[tuple, str] = {}
+    decimals: dict[str, Decimal] = {}
     out = []
-    for row in grouped.iter_rows(named=True):
+    for row in grouped.select(columns).iter_rows(named=True):
         contract = ctx.contracts[row["contract_id"]]
         currency = (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
-        rate, mult, minutes = dec(row["rate"]), dec(row["mult"]), int(row["minutes"])
+        for text in (row["rate"], row["mult"]):
+            if text not in decimals:
+                decimals[text] = dec(text)
+        rate, mult = decimals[row["rate"]], decimals[row["mult"]]
+        minutes = int(row["minutes"])
         amount = round_half_up(rate * mult * minutes / 60, currency)
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
@@ -496,18 +505,13 @@ def _lines(
             )
         else:
             weeks, days = cited_dates(row)
-            explanation = _explain(
-                contract,
-                row["category"],
-                minutes,
-                row["rate"],
-                row["mult"],
-                weeks,
-                days,
-                sorted({holiday_names[h] for h in row["holidays"]}),
-                sorted({event_names[rank] for rank in row["events"]}),
-                row["tiered"],
-            )
+            hols = tuple(sorted({holiday_names[h] for h in row["holidays"]}))
+            evs = tuple(sorted({event_names[rank] for rank in row["events"]}))
+            rule_key = (contract.contract_id, row["category"], tuple(weeks), tuple(days), hols, evs)
+            rule = rules.get(rule_key)
+            if rule is None:
+                rule = rules[rule_key] = _explain_rule(contract, row["category"], weeks, days, list(hols), list(evs))
+            explanation = f"{_explain_head(minutes, row['rate'], row['mult'], row['tiered'])} {rule}"
         out.append(
             Line(
                 contract_id=contract.contract_id,
