@@ -240,10 +240,14 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     else:
         shifts = _bill_overlap_once(shifts, records, max(len(terms.contract_ids), 1))
     contract_zone = terms.frame["contract_zone"].gather(shifts["contract_code"])
+    start_site_date = clock.local_date(shifts["billed_start_us"], shifts["site_zone"])
     shifts = shifts.with_columns(
         contract_zone=contract_zone,
-        start_site_date=clock.local_date(shifts["billed_start_us"], shifts["site_zone"]),
-        start_contract_date=clock.local_date(shifts["billed_start_us"], contract_zone),
+        start_site_date=start_site_date,
+        # Where every site is in its contract's zone (the usual case), the dates are the same.
+        start_contract_date=start_site_date
+        if shifts["site_zone"].eq_missing(contract_zone).all()
+        else clock.local_date(shifts["billed_start_us"], contract_zone),
     )
     return BillableShifts(records, shifts, covered, ref_texts, terms, clock, sites, services)
 
@@ -275,7 +279,8 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
     order (pieces of a shift in time order), each with its local dates and event."""
     shifts = shifts.with_row_index("shift_pos")
     cuts = [_midnights(shifts, "site_zone", "start_site_date", terms, clock)]
-    if not (shifts["site_zone"] == shifts["contract_zone"]).all():
+    same_zone = bool(shifts["site_zone"].eq_missing(shifts["contract_zone"]).all())
+    if not same_zone:
         cuts.append(_midnights(shifts, "contract_zone", "start_contract_date", terms, clock))
     events = terms.events
     with_events = pl.col("contract_code").is_in(events["contract_code"].unique().to_list())
@@ -313,9 +318,10 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
     pieces = pieces.with_columns(minutes=(pl.col("piece_end_us") - pl.col("piece_start_us")) // MINUTE_US).filter(
         pl.col("minutes") > 0
     )
+    site_date = clock.local_date(pieces["piece_start_us"], pieces["site_zone"])
     pieces = pieces.with_columns(
-        site_date=clock.local_date(pieces["piece_start_us"], pieces["site_zone"]),
-        contract_date=clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
+        site_date=site_date,
+        contract_date=site_date if same_zone else clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
         event_rank=pl.lit(None, pl.Int64),
     )
     if events.height:
