@@ -274,6 +274,22 @@ def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: 
     return crossing.select("shift_pos", cut_us=pl.col("day_start").dt.epoch("us"))
 
 
+def _distinct_in_order(cuts: pl.DataFrame, n_shifts: int) -> pl.DataFrame:
+    """The distinct (shift_pos, cut_us) cuts in that order: one sort of values on one thread
+    when both fit one Int64 (the cut as an offset from the earliest), duplicates adjacent."""
+    first = cuts["cut_us"].min()
+    offset_bits = max(int(cuts["cut_us"].max() - first).bit_length(), 1)
+    if offset_bits + max(n_shifts.bit_length(), 1) > 62:
+        return cuts.unique().sort("shift_pos", "cut_us")
+    packed = (cuts["shift_pos"].cast(pl.Int64) * (1 << offset_bits) + (cuts["cut_us"] - first)).sort(
+        multithreaded=False
+    )
+    packed = packed.filter(packed.ne_missing(packed.shift(1)))
+    return pl.DataFrame(
+        {"shift_pos": (packed // (1 << offset_bits)).cast(pl.UInt32), "cut_us": packed % (1 << offset_bits) + first}
+    )
+
+
 def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) -> pl.DataFrame:
     """Shifts cut at site-local midnights, contract-zone midnights and event edges, in shift
     order (pieces of a shift in time order), each with its local dates and event."""
@@ -295,7 +311,7 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
             cuts.append(spans.filter(inside).select("shift_pos", cut_us=pl.col(edge)))
     cuts = pl.concat([cut.select(pl.col("shift_pos").cast(pl.UInt32), pl.col("cut_us").cast(pl.Int64)) for cut in cuts])
     if cuts.height:
-        cuts = cuts.unique().sort("shift_pos", "cut_us")
+        cuts = _distinct_in_order(cuts, shifts.height)
         counts = cuts.group_by("shift_pos").len()
         per_shift = pl.zeros(shifts.height, pl.UInt32, eager=True).scatter(counts["shift_pos"], counts["len"]) + 1
         first_piece = per_shift.cum_sum() - per_shift
