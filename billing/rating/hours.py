@@ -9,8 +9,9 @@ over small tables: distinct (contract, date) keys, distinct multiplier combinati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -173,22 +174,14 @@ def combine(contract: Contract, overtime_class: int, holiday: bool, event: Decim
     return best, next(name for name, factor in factors if factor == best)
 
 
-def _explain(
-    contract: Contract,
-    category: str,
-    minutes: int,
-    rate: str,
-    mult: str,
-    weeks: list,
-    days: list,
-    hols: list,
-    evs: list,
-    tiered: bool,
-) -> str:
-    overtime = contract.overtime
+def _explain_head(minutes: int, rate: str, mult: str, tiered: bool) -> str:
     head = f"{fmt(hours(minutes))} h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
-    if tiered:
-        head += " (hour tier rate)"
+    return head + " (hour tier rate)" if tiered else head
+
+
+def _explain_rule(contract: Contract, category: str, weeks: list, days: list, hols: list, evs: list) -> str:
+    """The rule part of an hour line's explanation (the same for many lines of a contract)."""
+    overtime = contract.overtime
     weeks_txt = ", ".join(str(w) for w in weeks[:4]) + (" ..." if len(weeks) > 4 else "")
     wk = f"workweek {weeks_txt} ({WEEKDAY_NAMES[overtime.workweek_start]} 00:00 {contract.timezone})"
     if category == "regular_hours":
@@ -214,7 +207,7 @@ def _explain(
         rule = f"special event {', '.join(evs)}, stacking {contract.stacking}"
     else:
         rule = category
-    return f"{head} {rule}"
+    return rule
 
 
 LINE_COLUMNS = {
@@ -357,6 +350,91 @@ def _source_refs(rated: pl.DataFrame, billable: BillableShifts) -> dict[int, Sou
     return {key: column.refs(i) for i, key in enumerate(keys)}
 
 
+DATE_BIT = pl.Series([1 << day for day in range(63)], dtype=pl.Int64)  # day offset -> its bit in an Int64
+
+
+def _first_dates(bits: int, first: date, count: int) -> list[date]:
+    """The first `count` dates whose bits (day offsets from `first`) are set, ascending."""
+    out = []
+    while bits and len(out) < count:
+        lowest = bits & -bits
+        out.append(first + timedelta(days=lowest.bit_length() - 1))
+        bits ^= lowest
+    return out
+
+
+def _explained_groups(
+    rated: pl.DataFrame, keys: list[str]
+) -> tuple[pl.DataFrame, list[str], Callable[[dict], tuple[list, list]]]:
+    """One row per line key: its key columns, minutes, whether tiered, its holiday codes and
+    event ranks; the columns and a function giving a row's first five workweeks (four are shown, and
+    whether there are more) and first four days, which its explanation cites. When the data
+    spans under 63 days, a line's distinct dates go through the group-by as the bits of one
+    Int64 (bitwise or), a fraction of the cost of sorted unique lists per group, and become
+    dates only for the output lines; longer spans aggregate the lists."""
+    first_day, last_day = rated["site_date"].min(), rated["site_date"].max()
+    first_week, last_week = rated["workweek"].min(), rated["workweek"].max()
+    totals = [*(pl.col(k).first() for k in keys), pl.col("minutes").sum(), pl.col("tiered").any()]
+    as_bits = (
+        first_day is not None
+        and (last_day - first_day).days < DATE_BIT.len()
+        and (first_week is None or (last_week - first_week).days < DATE_BIT.len())
+    )
+    if not as_bits:
+        grouped = rated.group_by("line_key").agg(
+            *totals,
+            weeks=pl.col("workweek").drop_nulls().unique().sort().head(5),
+            days=pl.col("site_date").unique().sort().head(4),
+            holidays=pl.col("holiday_code").drop_nulls().unique(),
+            events=pl.col("event_rank").drop_nulls().unique(),
+        )
+        return grouped, ["weeks", "days"], lambda row: (row["weeks"], row["days"])
+    week_bit = pl.lit(None, pl.Int64) if first_week is None else _date_bit("workweek", first_week)
+    grouped = (
+        rated.lazy()
+        .with_columns(_day_bits=_date_bit("site_date", first_day), _week_bits=week_bit)
+        .group_by("line_key")
+        .agg(
+            *totals,
+            pl.col("_day_bits").bitwise_or(),
+            pl.col("_week_bits").bitwise_or(),
+            _null_day=pl.col("site_date").is_null().any(),
+        )
+        .collect()
+    )
+    # Holidays and events are on few rows: grouped apart and joined.
+    cited = (
+        rated.lazy()
+        .select("line_key", "holiday_code", "event_rank")
+        .filter(pl.col("holiday_code").is_not_null() | pl.col("event_rank").is_not_null())
+        .group_by("line_key")
+        .agg(holidays=pl.col("holiday_code").drop_nulls().unique(), events=pl.col("event_rank").drop_nulls().unique())
+        .collect()
+    )
+    grouped = grouped.join(cited, on="line_key", how="left").with_columns(
+        pl.col("holidays").fill_null([]), pl.col("events").fill_null([])
+    )
+
+    made: dict[tuple, tuple[list, list]] = {}  # lines share their weeks and days: each set made once
+
+    def dates(row: dict) -> tuple[list, list]:
+        key = (row["_week_bits"], row["_day_bits"], row["_null_day"])
+        if key not in made:
+            weeks = _first_dates(row["_week_bits"] or 0, first_week, 5)
+            if row["_null_day"]:  # as a sorted unique list would have it: the null day first
+                made[key] = weeks, [None, *_first_dates(row["_day_bits"] or 0, first_day, 3)]
+            else:
+                made[key] = weeks, _first_dates(row["_day_bits"] or 0, first_day, 4)
+        return made[key]
+
+    return grouped, ["_week_bits", "_day_bits", "_null_day"], dates
+
+
+def _date_bit(col: str, first: date) -> pl.Expr:
+    """Each row's date as its bit (its day offset from `first`); null stays null."""
+    return pl.lit(DATE_BIT).gather(pl.col(col).cast(pl.Int32) - (first - EPOCH).days)
+
+
 def _lines(
     ctx: Context,
     billable: BillableShifts,
@@ -388,16 +466,7 @@ def _lines(
         "multiplier_code": len(multipliers.texts),
     }
     rated = rated.with_columns(line_key=_line_key(rated, sizes))
-    grouped = rated.group_by("line_key").agg(
-        *(pl.col(k).first() for k in keys),
-        pl.col("minutes").sum(),
-        pl.col("tiered").any(),
-        # Explanations show four workweeks (and whether there are more) and four days.
-        weeks=pl.col("workweek").drop_nulls().unique().sort().head(5),
-        days=pl.col("site_date").unique().sort().head(4),
-        holidays=pl.col("holiday_code").drop_nulls().unique(),
-        events=pl.col("event_rank").drop_nulls().unique(),
-    )
+    grouped, cited_columns, cited_dates = _explained_groups(rated, keys)
     refs_of_line = _source_refs(rated, billable)
     event_names = dict(
         zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
@@ -414,11 +483,20 @@ def _lines(
         rate=pl.Series(decode(grouped["rate_code"].to_list(), rates.texts), dtype=pl.String),
         mult=pl.Series(decode(grouped["multiplier_code"].to_list(), multipliers.texts), dtype=pl.String),
     ).sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
+    columns = ["line_key", "contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult"]
+    columns += ["minutes", "tiered", "holidays", "events", *cited_columns]
+    # Rule texts and Decimals repeat across lines: each is made once.
+    rules: dict[tuple, str] = {}
+    decimals: dict[str, Decimal] = {}
     out = []
-    for row in grouped.iter_rows(named=True):
+    for row in grouped.select(columns).iter_rows(named=True):
         contract = ctx.contracts[row["contract_id"]]
         currency = (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
-        rate, mult, minutes = dec(row["rate"]), dec(row["mult"]), int(row["minutes"])
+        for text in (row["rate"], row["mult"]):
+            if text not in decimals:
+                decimals[text] = dec(text)
+        rate, mult = decimals[row["rate"]], decimals[row["mult"]]
+        minutes = int(row["minutes"])
         amount = round_half_up(rate * mult * minutes / 60, currency)
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
@@ -426,18 +504,14 @@ def _lines(
                 f"{fmt(Decimal(contract.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
             )
         else:
-            explanation = _explain(
-                contract,
-                row["category"],
-                minutes,
-                row["rate"],
-                row["mult"],
-                row["weeks"],
-                row["days"],
-                sorted({holiday_names[h] for h in row["holidays"]}),
-                sorted({event_names[rank] for rank in row["events"]}),
-                row["tiered"],
-            )
+            weeks, days = cited_dates(row)
+            hols = tuple(sorted({holiday_names[h] for h in row["holidays"]}))
+            evs = tuple(sorted({event_names[rank] for rank in row["events"]}))
+            rule_key = (contract.contract_id, row["category"], tuple(weeks), tuple(days), hols, evs)
+            rule = rules.get(rule_key)
+            if rule is None:
+                rule = rules[rule_key] = _explain_rule(contract, row["category"], weeks, days, list(hols), list(evs))
+            explanation = f"{_explain_head(minutes, row['rate'], row['mult'], row['tiered'])} {rule}"
         out.append(
             Line(
                 contract_id=contract.contract_id,

