@@ -243,8 +243,8 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     )
     for col in ("billed_start_us", "billed_end_us"):
         truncated = truncate_minute_us(shifts[col])
-        wall = clock.wall_us(truncated, shifts["site_zone"])
-        shifts = shifts.with_columns(round_minutes_us(truncated, wall, shifts["increment_minutes"]).alias(col))
+        minute = clock.minute_of_hour(truncated, shifts["site_zone"])
+        shifts = shifts.with_columns(round_minutes_us(truncated, minute, shifts["increment_minutes"]).alias(col))
     shifts = shifts.drop("increment_minutes")
     if shifts.height == 0:
         shifts = shifts.drop("guard").with_columns(guard_rank=pl.lit(0, pl.Int64), minutes=pl.lit(0, pl.Int64))
