@@ -105,7 +105,14 @@ class ZoneClock:
             return (self.wall_us(instant_us, zone_code) // MINUTE_US) % 60
         offsets = [self.table.slice(code * self.hours, self.hours) for code in range(len(self.zones))]
         whole = pl.Series([not part.null_count() and bool((part % HOUR_US == 0).all()) for part in offsets])
-        other = whole.gather(zone_code.cast(pl.Int64)).fill_null(False).not_().arg_true()
+        converted = whole.gather(zone_code.cast(pl.Int64)).fill_null(False).not_()
+        first, last = instant_us.min(), instant_us.max()
+        if first is not None and (
+            first // HOUR_US < self.first_hour or last // HOUR_US >= self.first_hour + self.hours
+        ):  # outside the table's span a zone's offset is not known to be whole hours
+            hour = instant_us // HOUR_US - self.first_hour
+            converted = converted | (hour < 0) | (hour >= self.hours)
+        other = converted.arg_true()
         if other.len() == 0:
             return own
         wall = self.wall_us(instant_us.gather(other), zone_code.gather(other))
