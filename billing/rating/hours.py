@@ -174,8 +174,9 @@ def combine(contract: Contract, overtime_class: int, holiday: bool, event: Decim
     return best, next(name for name, factor in factors if factor == best)
 
 
-def _explain_head(minutes: int, rate: str, mult: str, tiered: bool) -> str:
-    head = f"{fmt(hours(minutes))} h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
+def _explain_head(rate: str, mult: str, tiered: bool) -> str:
+    """What follows the hours in an hour line's explanation (the hours differ per line, this rarely)."""
+    head = f" h x {fmt(dec(rate))}" + ("" if mult == "1" else f" x {mult}")
     return head + " (hour tier rate)" if tiered else head
 
 
@@ -323,10 +324,11 @@ def _minimum_shift(
     ).select([pl.col(name).cast(dtype) for name, dtype in LINE_COLUMNS.items()])
 
 
-def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
+def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> tuple[pl.Series, bool]:
     """One integer per distinct line key: the key columns' codes (each below its size, null
     taking the size itself) packed into an Int64 in one expression when they fit (they do
-    unless a company has millions of sites and rates), else a dense rank."""
+    unless a company has millions of sites and rates), else a dense rank. True when packed:
+    the key columns can then be read back from the key (`_unpacked`)."""
     first_cycle = rated["cycle_start"].min()
     key = pl.lit(0, pl.Int64)
     capacity = 1
@@ -337,8 +339,24 @@ def _line_key(rated: pl.DataFrame, sizes: dict[str, int]) -> pl.Series:
         key = key * (size + 1) + code.cast(pl.Int64).fill_null(size)
         capacity *= size + 1
     if capacity < 2**62:
-        return rated.select(key.alias("line_key")).to_series()
-    return rated.select(pl.struct(list(sizes)).rank("dense").cast(pl.Int64).alias("line_key")).to_series()
+        return rated.select(key.alias("line_key")).to_series(), True
+    return rated.select(pl.struct(list(sizes)).rank("dense").cast(pl.Int64).alias("line_key")).to_series(), False
+
+
+def _unpacked(grouped: pl.DataFrame, sizes: dict[str, int], first_cycle: date) -> pl.DataFrame:
+    """The key columns read back from a packed `line_key` (the inverse of `_line_key`), on the
+    grouped lines only, instead of carrying each column through the group-by."""
+    key = grouped["line_key"]
+    columns = {}
+    for col, size in reversed(sizes.items()):
+        code = key % (size + 1)
+        key = key // (size + 1)
+        code = pl.select(pl.when(code < size).then(code)).to_series()
+        if col == "cycle_start":
+            columns[col] = (code + (first_cycle - EPOCH).days).cast(pl.Int32).cast(pl.Date)
+        else:
+            columns[col] = code.cast(pl.UInt32)
+    return grouped.with_columns(**{col: columns[col] for col in sizes})
 
 
 def _source_refs(rated: pl.DataFrame, billable: BillableShifts) -> dict[int, SourceRefs]:
@@ -465,8 +483,11 @@ def _lines(
         "rate_code": len(rates.texts),
         "multiplier_code": len(multipliers.texts),
     }
-    rated = rated.with_columns(line_key=_line_key(rated, sizes))
-    grouped, cited_columns, cited_dates = _explained_groups(rated, keys)
+    line_key, packed = _line_key(rated, sizes)
+    rated = rated.with_columns(line_key=line_key)
+    grouped, cited_columns, cited_dates = _explained_groups(rated, [] if packed else keys)
+    if packed:
+        grouped = _unpacked(grouped, sizes, rated["cycle_start"].min())
     refs_of_line = _source_refs(rated, billable)
     event_names = dict(
         zip(billable.terms.events["event_rank"].to_list(), billable.terms.events["event_name"].to_list(), strict=True)
@@ -485,22 +506,31 @@ def _lines(
     ).sort("contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult")
     columns = ["line_key", "contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult"]
     columns += ["minutes", "tiered", "holidays", "events", *cited_columns]
-    # Rule texts and Decimals repeat across lines: each is made once.
+    # Rule texts, explanation heads, prices and descriptions repeat across lines: each is made once.
     rules: dict[tuple, str] = {}
-    decimals: dict[str, Decimal] = {}
+    heads: dict[tuple, str] = {}
+    prices: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+    descriptions: dict[tuple, str] = {}
+    currencies: dict[str, str] = {}
     out = []
     for row in grouped.select(columns).iter_rows(named=True):
         contract = ctx.contracts[row["contract_id"]]
-        currency = (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
-        for text in (row["rate"], row["mult"]):
-            if text not in decimals:
-                decimals[text] = dec(text)
-        rate, mult = decimals[row["rate"]], decimals[row["mult"]]
+        currency = currencies.get(contract.contract_id)
+        if currency is None:
+            currency = currencies[contract.contract_id] = (
+                (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
+            )
+        price_key = (row["rate"], row["mult"])
+        if price_key not in prices:
+            rate, mult = dec(row["rate"]), dec(row["mult"])
+            prices[price_key] = rate, rate * mult
+        rate, unit_price = prices[price_key]
         minutes = int(row["minutes"])
-        amount = round_half_up(rate * mult * minutes / 60, currency)
+        quantity = hours(minutes)
+        amount = round_half_up(unit_price * minutes / 60, currency)
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
-                f"{fmt(hours(minutes))} h x {fmt(rate)} minimum shift of "
+                f"{fmt(quantity)} h x {fmt(rate)} minimum shift of "
                 f"{fmt(Decimal(contract.minimum_shift_minutes) / 60)} h, shortfall at the regular rate"
             )
         else:
@@ -511,7 +541,17 @@ def _lines(
             rule = rules.get(rule_key)
             if rule is None:
                 rule = rules[rule_key] = _explain_rule(contract, row["category"], weeks, days, list(hols), list(evs))
-            explanation = f"{_explain_head(minutes, row['rate'], row['mult'], row['tiered'])} {rule}"
+            head_key = (row["rate"], row["mult"], row["tiered"])
+            head = heads.get(head_key)
+            if head is None:
+                head = heads[head_key] = _explain_head(row["rate"], row["mult"], row["tiered"])
+            explanation = f"{fmt(quantity)}{head} {rule}"
+        description_key = (row["service_type"], row["category"])
+        description = descriptions.get(description_key)
+        if description is None:
+            description = descriptions[description_key] = (
+                f"{service_label(row['service_type'] or 'guard')} - {CATEGORY_LABEL[row['category']]}"
+            )
         out.append(
             Line(
                 contract_id=contract.contract_id,
@@ -519,10 +559,10 @@ def _lines(
                 cycle=ctx.cycle(contract.contract_id, row["cycle_start"]),
                 site_id=row["site_id"],
                 category=row["category"],
-                description=f"{service_label(row['service_type'] or 'guard')} - {CATEGORY_LABEL[row['category']]}",
-                quantity=hours(minutes),
+                description=description,
+                quantity=quantity,
                 unit="hour",
-                unit_price=rate * mult,
+                unit_price=unit_price,
                 amount=amount,
                 source_refs=refs_of_line[row["line_key"]],
                 explanation=explanation,

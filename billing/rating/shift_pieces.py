@@ -32,9 +32,20 @@ def hourly_priced(contract: Contract, service_type: str) -> bool:
 def covered_records(ctx: Context, records: pl.DataFrame) -> pl.DataFrame:
     """Every shift record of a known contract with its cycle (invoices list them as covered);
     `records` carries `contract_code`, null where the contract is unknown."""
-    day = pl.coalesce("service_date", pl.col("check_in_at").dt.date())
-    known = records.filter(pl.col("contract_code").is_not_null()).with_columns(service_day=day)
-    known = known.filter(pl.col("service_day").is_not_null())
+    # The narrow columns first: filtering the whole records frame would copy every string column.
+    known = records.select(
+        "contract_id",
+        "contract_code",
+        "site_id",
+        "source_ref",
+        "ref_rank",
+        # The UTC date of check-in where the mart has no service date, by integer division
+        # (a tz-aware `dt.date` over a million instants costs several times more).
+        service_day=pl.coalesce(
+            "service_date", (pl.col("check_in_at").dt.epoch("us") // DAY_US).cast(pl.Int32).cast(pl.Date)
+        ),
+    )
+    known = known.filter(pl.col("contract_code").is_not_null() & pl.col("service_day").is_not_null())
     if known.height == 0:
         return known.select(
             "contract_id", cycle_start=pl.lit(None, pl.Date), site_id="site_id", source_ref="source_ref",
@@ -232,8 +243,8 @@ def billable_shifts(ctx: Context, shift_marts: pl.DataFrame) -> BillableShifts:
     )
     for col in ("billed_start_us", "billed_end_us"):
         truncated = truncate_minute_us(shifts[col])
-        wall = clock.wall_us(truncated, shifts["site_zone"])
-        shifts = shifts.with_columns(round_minutes_us(truncated, wall, shifts["increment_minutes"]).alias(col))
+        minute = clock.minute_of_hour(truncated, shifts["site_zone"])
+        shifts = shifts.with_columns(round_minutes_us(truncated, minute, shifts["increment_minutes"]).alias(col))
     shifts = shifts.drop("increment_minutes")
     if shifts.height == 0:
         shifts = shifts.drop("guard").with_columns(guard_rank=pl.lit(0, pl.Int64), minutes=pl.lit(0, pl.Int64))
@@ -334,10 +345,18 @@ def split_into_pieces(shifts: pl.DataFrame, terms: HourTerms, clock: ZoneClock) 
     pieces = pieces.with_columns(minutes=(pl.col("piece_end_us") - pl.col("piece_start_us")) // MINUTE_US).filter(
         pl.col("minutes") > 0
     )
-    site_date = clock.local_date(pieces["piece_start_us"], pieces["site_zone"])
+    # A shift's first piece starts on its start dates; only the later pieces are converted.
+    later = pieces["piece_start_us"].ne(pieces["billed_start_us"]).arg_true()
+    later_start = pieces["piece_start_us"].gather(later)
+
+    def dates_from(start_col: str, zone_col: str) -> pl.Series:
+        dates = clock.local_date(later_start, pieces[zone_col].gather(later))
+        return pieces[start_col].scatter(later, dates) if later.len() else pieces[start_col]
+
+    site_date = dates_from("start_site_date", "site_zone")
     pieces = pieces.with_columns(
         site_date=site_date,
-        contract_date=site_date if same_zone else clock.local_date(pieces["piece_start_us"], pieces["contract_zone"]),
+        contract_date=site_date if same_zone else dates_from("start_contract_date", "contract_zone"),
         event_rank=pl.lit(None, pl.Int64),
     )
     if events.height:

@@ -95,6 +95,29 @@ class ZoneClock:
             wall = wall.scatter(exact, converted)
         return wall.alias(instant_us.name)
 
+    def minute_of_hour(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
+        """The minute of the hour of each instant's local wall clock. In a zone whose offset is
+        a whole number of hours throughout the table's span it is the UTC minute, so only the
+        rows of other zones (:30 and :45 offsets, a transition off the hour) are converted."""
+        instant_us = instant_us.cast(pl.Int64)
+        own = (instant_us // MINUTE_US) % 60
+        if self.table is None:
+            return (self.wall_us(instant_us, zone_code) // MINUTE_US) % 60
+        offsets = [self.table.slice(code * self.hours, self.hours) for code in range(len(self.zones))]
+        whole = pl.Series([not part.null_count() and bool((part % HOUR_US == 0).all()) for part in offsets])
+        converted = whole.gather(zone_code.cast(pl.Int64)).fill_null(False).not_()
+        first, last = instant_us.min(), instant_us.max()
+        if first is not None and (
+            first // HOUR_US < self.first_hour or last // HOUR_US >= self.first_hour + self.hours
+        ):  # outside the table's span a zone's offset is not known to be whole hours
+            hour = instant_us // HOUR_US - self.first_hour
+            converted = converted | (hour < 0) | (hour >= self.hours)
+        other = converted.arg_true()
+        if other.len() == 0:
+            return own
+        wall = self.wall_us(instant_us.gather(other), zone_code.gather(other))
+        return own.scatter(other, (wall // MINUTE_US) % 60)
+
     def local_date(self, instant_us: pl.Series, zone_code: pl.Series) -> pl.Series:
         """The wall-clock date of each instant in its zone."""
         return (self.wall_us(instant_us, zone_code) // DAY_US).cast(pl.Int32).cast(pl.Date)
@@ -143,10 +166,9 @@ def round_to_increment(df: pl.DataFrame, cols: list[str], tz_col: str, inc_col: 
     return df
 
 
-def round_minutes_us(instant_us: pl.Series, wall_us: pl.Series, increment: pl.Series) -> pl.Series:
-    """`round_to_increment` on epoch microseconds: `wall_us` is the local wall clock of the
-    instant truncated to the minute (`truncate_minute_us`)."""
-    minute_of_hour = (wall_us // MINUTE_US) % 60
+def round_minutes_us(instant_us: pl.Series, minute_of_hour: pl.Series, increment: pl.Series) -> pl.Series:
+    """`round_to_increment` on epoch microseconds: `minute_of_hour` is that of the local wall
+    clock of the instant truncated to the minute (`truncate_minute_us`, `ZoneClock.minute_of_hour`)."""
     past = minute_of_hour % increment
     shift = pl.select(pl.when(2 * past >= increment).then(increment - past).otherwise(-past)).to_series()
     return instant_us + shift * MINUTE_US

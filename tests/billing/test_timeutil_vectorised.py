@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from billing.rating.timeutil import UTC_DT, band_split, local_date, round_to_increment
+from billing.rating.timeutil import HOUR_US, UTC_DT, ZoneClock, band_split, local_date, round_to_increment
 
 ZONES = [
     "America/New_York",
@@ -57,6 +57,27 @@ def test_round_to_increment_uses_local_minutes():
         trunc = t.replace(second=0, microsecond=0)
         m = (w.minute) % inc
         assert r == trunc + timedelta(minutes=(inc - m) if 2 * m >= inc else -m)
+
+
+def test_minute_of_hour_matches_direct_conversion_inside_and_outside_the_table():
+    """Whole-hour zones read the UTC minute only inside the table's span; :30, :45 and
+    off-the-hour transitions, and instants outside the span, are converted (Caracas was
+    -04:30 until 2016-05-01 02:30 local, -04:00 after)."""
+    zones = [*ZONES, "America/Caracas"]
+    start = datetime(2016, 4, 24, tzinfo=UTC)
+    df = pl.DataFrame(
+        {"t": [start + i * timedelta(minutes=7, seconds=13) for i in range(3000)]}, schema={"t": UTC_DT}
+    ).with_columns(t=pl.col("t").dt.truncate("1m"), tz=pl.Series([zones[(i * 5) % len(zones)] for i in range(3000)]))
+    instants = df["t"].dt.epoch("us")
+    codes = df["tz"].cast(pl.Enum(zones)).to_physical()
+    want = [wall.minute for wall in _direct_wall(df)]
+    first, last = int(instants.min()), int(instants.max())
+    after_the_change = int(datetime(2016, 5, 2, tzinfo=UTC).timestamp()) * 1_000_000
+    for clock in (
+        ZoneClock(zones, first, last, df.height),  # the whole span in the table
+        ZoneClock(zones, after_the_change, after_the_change + 96 * HOUR_US, df.height),  # most rows outside it
+    ):
+        assert clock.minute_of_hour(instants, codes).to_list() == want
 
 
 def test_band_split_running_total_per_group():
