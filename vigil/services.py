@@ -221,6 +221,23 @@ def stop(name: str, grace_seconds: float = 20) -> bool:
     return True
 
 
+def _stop_orphaned_log_tails(home: Path) -> int:
+    """Dagster mirrors a step's output with `tail -F <compute log>` and a watcher that ends
+    the tail when the run's process dies; when both lose their parent at once (a killed run
+    worker or process group) the tail is left following a file under this home forever."""
+    import psutil
+
+    tails = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if command[:2] == ["tail", "-F"] and any(arg.startswith(f"{home}{os.sep}") for arg in command[2:]):
+            tails.append(process)
+    for process in tails:
+        process.kill()  # they inherit the run worker's ignored SIGTERM; a tail holds nothing to save
+    psutil.wait_procs(tails, timeout=5)
+    return len(tails)
+
+
 def stop_all() -> list[str]:
     """Stop every service of this VIGIL_HOME, then its embedded server; returns what ran."""
     stopped = []
@@ -228,6 +245,8 @@ def stop_all() -> list[str]:
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         if stop(path.stem):
             stopped.append(path.stem)
+    if _stop_orphaned_log_tails(config.paths().home):
+        stopped.append("compute log tails")
     if db.stop_embedded():
         stopped.append("postgresql")
     return stopped

@@ -4,6 +4,7 @@ spawned; two commands starting localstripe at once start one."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,3 +49,31 @@ def test_stop_takes_the_whole_process_group(tmp_path, monkeypatch):
     assert services.running("group") is None
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in members)
+
+
+def test_stop_ends_compute_log_tails_orphaned_by_a_killed_run(tmp_path):
+    """A run worker killed with its watcher leaves Dagster's `tail -F` on its compute log:
+    `vigil stop` ends the ones following a file of its VIGIL_HOME, and no other."""
+    home = tmp_path / "home"
+    logs = home / "dagster" / "storage" / "run-1" / "compute_logs"
+    logs.mkdir(parents=True)
+    (logs / "step.out").write_text("")
+    elsewhere = tmp_path / "other.log"
+    elsewhere.write_text("")
+    # as Dagster's run worker leaves it: its own session, SIGTERM ignored (inherited)
+    orphan = subprocess.Popen(["tail", "-F", "-c", "+0", str(logs / "step.out")], stdout=subprocess.DEVNULL,
+                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    unrelated = subprocess.Popen(["tail", "-F", "-c", "+0", str(elsewhere)], stdout=subprocess.DEVNULL,
+                                 start_new_session=True)
+    try:
+        env = {**os.environ, "VIGIL_HOME": str(home)}
+        stop = subprocess.run([sys.executable, "-m", "vigil_app.cli", "stop"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert stop.returncode == 0, stop.stderr
+        assert orphan.wait(timeout=10) is not None
+        assert unrelated.poll() is None
+    finally:
+        for process in (orphan, unrelated):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
