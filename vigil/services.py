@@ -233,7 +233,10 @@ def _stop_orphaned_log_tails(home: Path) -> int:
         if command[:2] == ["tail", "-F"] and any(arg.startswith(f"{home}{os.sep}") for arg in command[2:]):
             tails.append(process)
     for process in tails:
-        process.kill()  # they inherit the run worker's ignored SIGTERM; a tail holds nothing to save
+        try:
+            process.kill()  # they inherit the run worker's ignored SIGTERM; a tail holds nothing to save
+        except psutil.NoSuchProcess:  # ended since it was listed
+            pass
     psutil.wait_procs(tails, timeout=5)
     return len(tails)
 

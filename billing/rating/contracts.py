@@ -12,11 +12,9 @@ from functools import lru_cache
 import holidays as holidays_lib
 
 from billing.rating.money import ONE, dec
+from vigil.billing_cycles import CYCLES
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-CYCLES = ("daily", "weekly", "biweekly", "monthly", "quarterly", "semiannual", "annual")
-# calendar cycles: months per cycle (a quarter, a half-year and a year start in January)
-CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 POLICIES = ("none", "weekly", "daily", "daily_and_weekly", "california")
 RECURRING_CATEGORIES = ("monitoring", "equipment_rental", "service_fee")
 

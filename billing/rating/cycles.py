@@ -8,7 +8,8 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from billing.rating.contracts import CYCLE_MONTHS, Contract
+from billing.rating.contracts import Contract
+from vigil.billing_cycles import CYCLE_MONTHS
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 import polars as pl
 
@@ -507,27 +508,31 @@ def _lines(
     columns = ["line_key", "contract_id", "cycle_start", "site_id", "service_type", "category", "rate", "mult"]
     columns += ["minutes", "tiered", "holidays", "events", *cited_columns]
     # Rule texts, explanation heads, prices and descriptions repeat across lines: each is made once.
-    rules: dict[tuple, str] = {}
-    heads: dict[tuple, str] = {}
-    prices: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
-    descriptions: dict[tuple, str] = {}
-    currencies: dict[str, str] = {}
+
+    @cache
+    def currency_of(contract_id: str) -> str:
+        return (ctx.clients.get(ctx.contracts[contract_id].client_id) or {}).get("currency") or "USD"
+
+    @cache
+    def price_of(rate: str, mult: str) -> tuple[Decimal, Decimal]:
+        return dec(rate), dec(rate) * dec(mult)
+
+    @cache
+    def rule_of(contract_id: str, category: str, weeks: tuple, days: tuple, hols: tuple, evs: tuple) -> str:
+        return _explain_rule(ctx.contracts[contract_id], category, list(weeks), list(days), list(hols), list(evs))
+
+    @cache
+    def description_of(service_type: str | None, category: str) -> str:
+        return f"{service_label(service_type or 'guard')} - {CATEGORY_LABEL[category]}"
+
+    head_of = cache(_explain_head)
     out = []
     for row in grouped.select(columns).iter_rows(named=True):
         contract = ctx.contracts[row["contract_id"]]
-        currency = currencies.get(contract.contract_id)
-        if currency is None:
-            currency = currencies[contract.contract_id] = (
-                (ctx.clients.get(contract.client_id) or {}).get("currency") or "USD"
-            )
-        price_key = (row["rate"], row["mult"])
-        if price_key not in prices:
-            rate, mult = dec(row["rate"]), dec(row["mult"])
-            prices[price_key] = rate, rate * mult
-        rate, unit_price = prices[price_key]
+        rate, unit_price = price_of(row["rate"], row["mult"])
         minutes = int(row["minutes"])
         quantity = hours(minutes)
-        amount = round_half_up(unit_price * minutes / 60, currency)
+        amount = round_half_up(unit_price * minutes / 60, currency_of(contract.contract_id))
         if row["category"] == "minimum_shift_adjustment":
             explanation = (
                 f"{fmt(quantity)} h x {fmt(rate)} minimum shift of "
@@ -535,23 +540,11 @@ def _lines(
             )
         else:
             weeks, days = cited_dates(row)
-            hols = tuple(sorted({holiday_names[h] for h in row["holidays"]}))
-            evs = tuple(sorted({event_names[rank] for rank in row["events"]}))
-            rule_key = (contract.contract_id, row["category"], tuple(weeks), tuple(days), hols, evs)
-            rule = rules.get(rule_key)
-            if rule is None:
-                rule = rules[rule_key] = _explain_rule(contract, row["category"], weeks, days, list(hols), list(evs))
-            head_key = (row["rate"], row["mult"], row["tiered"])
-            head = heads.get(head_key)
-            if head is None:
-                head = heads[head_key] = _explain_head(row["rate"], row["mult"], row["tiered"])
-            explanation = f"{fmt(quantity)}{head} {rule}"
-        description_key = (row["service_type"], row["category"])
-        description = descriptions.get(description_key)
-        if description is None:
-            description = descriptions[description_key] = (
-                f"{service_label(row['service_type'] or 'guard')} - {CATEGORY_LABEL[row['category']]}"
-            )
+            rule = rule_of(contract.contract_id, row["category"], tuple(weeks), tuple(days),
+                           tuple(sorted({holiday_names[h] for h in row["holidays"]})),
+                           tuple(sorted({event_names[rank] for rank in row["events"]})))
+            explanation = f"{fmt(quantity)}{head_of(row['rate'], row['mult'], row['tiered'])} {rule}"
+        description = description_of(row["service_type"], row["category"])
         out.append(
             Line(
                 contract_id=contract.contract_id,

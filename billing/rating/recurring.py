@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from billing.rating.context import Context
-from billing.rating.contracts import CYCLE_MONTHS, Contract, Recurring
+from billing.rating.contracts import Contract, Recurring
 from billing.rating.cycles import Cycle, advance_dates, cycles_of
 from billing.rating.lines import Line
 from billing.rating.money import fmt, round_half_up
+from vigil.billing_cycles import CYCLE_MONTHS
 
 CATEGORY_TEXT = {"monitoring": "Monitoring", "equipment_rental": "Equipment rental", "service_fee": "Service fee"}
 

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from billing.renewals.timeline import Term, term_of
 from vigil import currency as currency_table
+from vigil.billing_cycles import CYCLE_MONTHS
 
 OPTIONS = ("same", "upgrade", "longer_term")
 LONGER_TERM_FACTOR = 2
@@ -34,9 +35,8 @@ UPGRADE_KEYS = ("recurring", "per_device", "rates", "incidents", "patrol_visit_f
 # promotion and the renewal bookkeeping of the old version.
 _NOT_CARRIED = ("id", "start_date", "end_date", "discounts", "renewal_of", "origin")
 # cycles per month: a recurring amount is per cycle, so its monthly figure is amount x this
-CYCLES_PER_MONTH = {"monthly": Decimal(1), "weekly": Decimal(52) / 12, "biweekly": Decimal(26) / 12,
-                    "daily": Decimal(365) / 12, "quarterly": Decimal(1) / 3, "semiannual": Decimal(1) / 6,
-                    "annual": Decimal(1) / 12}
+CYCLES_PER_MONTH = {"weekly": Decimal(52) / 12, "biweekly": Decimal(26) / 12, "daily": Decimal(365) / 12,
+                    **{cycle: Decimal(1) / months for cycle, months in CYCLE_MONTHS.items()}}
 
 
 def _effective(item: dict) -> date:

@@ -22,6 +22,7 @@ from typing import Any
 from connectors.crm.records import AccountBundle, ContractRows, Problem, Row
 from connectors.inbox.contracts import validate_document
 from connectors.vendor_parsing import iana_zone
+from vigil.billing_cycles import CYCLE_MONTHS
 
 IN_FORCE = ("activated", "terminated", "expired")
 NOT_YET = ("draft", "in approval", "in approval process", "lost")  # lost: a HubSpot deal never won
@@ -31,7 +32,6 @@ CALENDAR_CYCLES = {"monthly": "monthly", "m": "monthly", "quarterly": "quarterly
                    "s": "semiannual", "per_six_months": "semiannual", "annual": "annual", "annually": "annual",
                    "yearly": "annual", "a": "annual"}
 CYCLES = {**CALENDAR_CYCLES, "weekly": "weekly", "biweekly": "biweekly", "daily": "daily"}
-MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 # Product family (Salesforce Product2.Family) -> recurring category; "Device Monitoring"
 # lines are per-device fees (`per_device`), not fixed recurring amounts.
 FAMILIES = {"monitoring": "monitoring", "equipment rental": "equipment_rental", "service fee": "service_fee",
@@ -179,8 +179,8 @@ def _contract(entry: ContractRows, site_ids: set[str], fail) -> dict | None:
     if rmr:
         if not _MONEY.match(rmr):
             fail(row, "RMR__c", f"RMR__c {rmr!r} is not an amount")
-        elif recurring and Decimal(rmr) * MONTHS.get(cycle, 1) != total:
-            months = MONTHS.get(cycle, 1)
+        elif recurring and Decimal(rmr) * CYCLE_MONTHS.get(cycle, 1) != total:
+            months = CYCLE_MONTHS.get(cycle, 1)
             fail(row, "RMR__c", f"RMR__c {rmr} does not equal the sum of its recurring lines {total:.2f}"
                  if months == 1 else f"RMR__c {rmr} x {months} months does not equal the sum of its recurring "
                                      f"lines per {cycle} cycle {total:.2f}")
@@ -214,10 +214,10 @@ def _line(line: Row, contract_cycle: str | None, start: date | None, end: date |
         fail(line, "BillCycle", f"BillCycle {raw_cycle!r} is not M, Q, S or A (monthly, quarterly, semi-annual, "
                                 f"annual)")
     elif line_cycle != "monthly" and contract_cycle is not None and line_cycle != contract_cycle:
-        fail(line, "BillCycle", f"BillCycle {raw_cycle!r} (every {MONTHS[line_cycle]} months) is not its contract's "
-                                f"{contract_cycle} cycle: Vigil invoices a contract on one cycle, so the line is "
-                                f"refused rather than billed on another")
-    months = MONTHS.get(contract_cycle or "", 1)
+        fail(line, "BillCycle", f"BillCycle {raw_cycle!r} (every {CYCLE_MONTHS[line_cycle]} months) is not its "
+                                f"contract's {contract_cycle} cycle: Vigil invoices a contract on one cycle, so the "
+                                f"line is refused rather than billed on another")
+    months = CYCLE_MONTHS.get(contract_cycle or "", 1)
     per_cycle = line.get("CycleAmount")  # HubSpot: the line item's amount per its own billing frequency
     if per_cycle and line_cycle not in (None, "monthly"):
         column, amount = "CycleAmount", per_cycle

@@ -29,13 +29,13 @@ import yaml
 
 from connectors.base import FileRead, ParseResult, Quarantined, sha256_text
 from vigil import currency as currency_table
+from vigil.billing_cycles import CYCLES
 
 SOURCE = "contracts"
 TABLE = "contract_documents"
 
 CHANNELS = ("email", "sms", "portal")
 GROUPINGS = ("consolidated", "per_site")
-CYCLES = ("daily", "weekly", "biweekly", "monthly", "quarterly", "semiannual", "annual")
 BASES = ("actual", "scheduled")
 STACKING = ("max", "multiply")
 OVERTIME_POLICIES = ("none", "weekly", "daily", "daily_and_weekly", "california")
